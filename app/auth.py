@@ -1,0 +1,108 @@
+"""Who is calling: one dependency that turns the request's credential into a typed Principal.
+
+Dispatch follows the InsForge backend (legacy contract §3) by the credential's shape, never by
+falling back after a failure: `ik_…` bearer or any `x-api-key` → admin API key; `anon_…` bearer →
+anon key; anything else → an HS256 JWT. Algorithms are pinned to HS256, so `alg:none`, HS384/512
+and an RS256 header are refused. One deliberate change from the legacy API: anonymous callers are
+refused on AI routes unless AI_ALLOW_ANON is set, because the anon key ships in browser bundles.
+"""
+
+import hmac
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends
+from jose import jwt
+from jose.exceptions import JOSEError
+from pydantic import BaseModel, ConfigDict
+from starlette.requests import Request
+
+from app.config import Settings
+from app.deps import SettingsDep
+from app.errors import AuthError, ForbiddenError
+
+CHECK_TOKEN = "Check the token is valid or login to get a new token."
+CHECK_API_KEY = "Check the API key is valid or generate a new API key."
+ALGORITHMS = ["HS256"]
+
+Kind = Literal["user", "anon", "admin"]
+
+
+class Principal(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    role: str
+    kind: Kind
+    email: str | None = None
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None or not header.startswith("Bearer "):
+        return None
+    return header[7:]
+
+
+def _same(given: str, expected: str | None) -> bool:
+    return expected is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def verify_token(token: str, settings: Settings) -> Principal:
+    """Decode an InsForge session JWT (HS256, `exp` enforced when present, `sub` required)."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=ALGORITHMS,
+            options={"verify_aud": False, "verify_iss": False},
+        )
+    except (JOSEError, ValueError, TypeError) as err:
+        raise AuthError("Invalid token") from err
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise AuthError("Invalid token subject")
+    role = claims.get("role") or "authenticated"
+    if not isinstance(role, str):
+        raise AuthError("Invalid token")
+    email = claims.get("email")
+    kind: Kind = "admin" if role == "project_admin" else "anon" if role == "anon" else "user"
+    return Principal(id=sub, role=role, kind=kind, email=email if isinstance(email, str) else None)
+
+
+def authenticate(request: Request, settings: Settings) -> Principal:
+    bearer = _bearer(request)
+    api_key = bearer if bearer is not None and bearer.startswith("ik_") else None
+    api_key = api_key or request.headers.get("x-api-key")
+    if api_key is not None:
+        if not _same(api_key, settings.api_key_value):
+            raise AuthError(
+                "Invalid API key", code="AUTH_INVALID_API_KEY", next_actions=CHECK_API_KEY
+            )
+        return Principal(id="api-key", role="project_admin", kind="admin")
+    if bearer is not None and bearer.startswith("anon_"):
+        if not _same(bearer, settings.anon_key_value):
+            raise AuthError(
+                "Invalid anon key", code="AUTH_INVALID_CREDENTIALS", next_actions=CHECK_TOKEN
+            )
+        return Principal(id="anonymous", role="anon", kind="anon")
+    if bearer is None:
+        raise AuthError(
+            "No token provided", code="AUTH_INVALID_CREDENTIALS", next_actions=CHECK_TOKEN
+        )
+    return verify_token(bearer, settings)
+
+
+def require_principal(request: Request, settings: SettingsDep) -> Principal:
+    """Any caller the AI routes accept; anonymous ones only when the operator allows it."""
+    principal = authenticate(request, settings)
+    if principal.kind == "anon" and not settings.ai_allow_anon:
+        raise ForbiddenError(
+            "Anonymous access to AI routes is disabled on this gateway. "
+            "Set AI_ALLOW_ANON=true to enable it.",
+            next_actions="Sign in and call with the user's access token, "
+            "or ask the operator to set AI_ALLOW_ANON=true.",
+        )
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(require_principal)]

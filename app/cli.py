@@ -1,0 +1,73 @@
+"""`ai-gateway`: run the gateway with uvicorn on HOST/PORT.
+
+`--mock-upstream` starts the mock OpenRouter as a child process and points the gateway at it,
+so a newcomer gets real answers with no key and no network; it then also mints a throwaway
+JWT secret (unless JWT_SECRET is set) and prints a user token to try the gateway with.
+"""
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+import time
+
+import uvicorn
+from jose import jwt
+
+from app.config import get_settings
+from app.main import create_app, load_settings
+
+DEV_TOKEN_TTL_S = 24 * 3600
+
+
+def _dev_token(secret: str) -> str:
+    now = int(time.time())
+    claims = {"sub": "dev-user", "role": "authenticated", "iat": now, "exp": now + DEV_TOKEN_TTL_S}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ai-gateway", description=__doc__)
+    parser.add_argument("--mock-upstream", action="store_true", help="serve from a local mock")
+    parser.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: PORT or 8080)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    mock = None
+    if args.mock_upstream:
+        from mock_openrouter.process import start_mock
+
+        mock = start_mock()
+        os.environ["OPENROUTER_BASE_URL"] = mock.base_url
+        os.environ["OPENROUTER_API_KEY"] = "sk-or-mock-" + secrets.token_hex(8)
+        os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(32))
+        get_settings.cache_clear()
+    try:
+        settings = load_settings()
+        if mock is not None:
+            token = _dev_token(settings.jwt_secret.get_secret_value())
+            sys.stderr.write(
+                f"mock upstream at {mock.base_url}\n"
+                f"dev user token (24 h): {token}\n"
+                "try: curl -s localhost:%d/api/ai/chat/completion"
+                " -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json'"
+                ' -d \'{"model":"mock/text","messages":[{"role":"user","content":"Hi"}]}\'\n'
+                % (args.port or settings.port)
+            )
+        uvicorn.run(
+            create_app(settings),
+            host=args.host or settings.host,
+            port=args.port if args.port is not None else settings.port,
+            log_level=settings.log_level,
+            proxy_headers=False,
+            server_header=False,
+        )
+    finally:
+        if mock is not None:
+            mock.stop()
+
+
+if __name__ == "__main__":
+    main()

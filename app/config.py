@@ -1,0 +1,111 @@
+"""Gateway settings, read from the environment and an optional `.env` file.
+
+Names that InsForge already had (OPENROUTER_API_KEY, JWT_SECRET, ACCESS_ANON_KEY, ACCESS_API_KEY,
+MAX_COMPLETION_TOKENS) keep their meaning, so an existing InsForge `.env` carries over.
+Settings are validated once at start-up and passed around explicitly; nothing reads a global.
+"""
+
+from functools import lru_cache
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values that mean "nobody filled this in"; start-up refuses them.
+_PLACEHOLDERS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "changethis",
+        "secret",
+        "your-secret",
+        "xxx",
+        "todo",
+        "placeholder",
+    }
+)
+
+
+def _is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return lowered in _PLACEHOLDERS or lowered.startswith(("your-", "<", "sk-or-v1-xxx"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    openrouter_api_key: SecretStr = SecretStr("")
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    openrouter_site_url: str = "https://insforge.dev"
+    openrouter_app_name: str = "InsForge"
+    jwt_secret: SecretStr = SecretStr("")
+    access_anon_key: SecretStr | None = None
+    access_api_key: SecretStr | None = None
+    ai_allow_anon: bool = False
+    max_completion_tokens: int = Field(default=16384, gt=0)
+
+    cors_origins: Annotated[list[str], NoDecode] = []
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    log_level: str = "info"
+    log_prompts: bool = False
+
+    # Limits beyond the legacy schema: the legacy backend accepted 100 MB bodies and any
+    # number of messages, which lets one caller pin memory and spend the key freely.
+    max_request_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_prompt_chars: int = Field(default=1_000_000, gt=0)
+    max_messages: int = Field(default=500, gt=0)
+
+    # Picked by bench/transport.py: the aiohttp transport costs far less CPU per request.
+    upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
+    upstream_read_timeout_s: float = Field(default=120.0, gt=0)
+    upstream_total_timeout_s: float = Field(default=600.0, gt=0)
+    upstream_max_connections: int = Field(default=512, gt=0)
+    upstream_max_keepalive: int = Field(default=128, ge=0)
+    upstream_max_retries: int = Field(default=2, ge=0, le=5)
+    upstream_retry_base_s: float = Field(default=0.5, ge=0)
+    upstream_retry_after_cap_s: float = Field(default=10.0, ge=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _enforce_real_secrets(self) -> Self:
+        for env_name, secret in (
+            ("OPENROUTER_API_KEY", self.openrouter_api_key),
+            ("JWT_SECRET", self.jwt_secret),
+        ):
+            if _is_placeholder(secret.get_secret_value()):
+                raise ValueError(f"{env_name} is empty or a placeholder; set it to a real value")
+        parts = urlsplit(self.openrouter_base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("OPENROUTER_BASE_URL must be an absolute http(s) URL")
+        return self
+
+    @property
+    def api_key_value(self) -> str | None:
+        return _with_prefix(self.access_api_key, "ik_")
+
+    @property
+    def anon_key_value(self) -> str | None:
+        return _with_prefix(self.access_anon_key, "anon_")
+
+
+def _with_prefix(secret: SecretStr | None, prefix: str) -> str | None:
+    # InsForge stores these keys with their prefix added when the env value lacks it.
+    if secret is None or not secret.get_secret_value():
+        return None
+    value = secret.get_secret_value()
+    return value if value.startswith(prefix) else prefix + value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,32 @@
+"""Resources reach handlers only through these small request-state readers.
+
+The lifespan yields a `State`; Starlette copies it onto every request's `state`. Tests override
+the readers (or build the app with their own settings) rather than patching globals.
+"""
+
+from typing import TYPE_CHECKING, Annotated, TypedDict, cast
+
+from fastapi import Depends
+from starlette.requests import Request
+
+from app.config import Settings
+
+if TYPE_CHECKING:
+    from app.upstream import UpstreamClient
+
+
+class State(TypedDict):
+    settings: Settings
+    upstream: "UpstreamClient"
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return cast(Settings, request.state.settings)
+
+
+def get_upstream(request: Request) -> "UpstreamClient":
+    return cast("UpstreamClient", request.state.upstream)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+UpstreamDep = Annotated["UpstreamClient", Depends(get_upstream)]

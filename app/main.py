@@ -1,0 +1,117 @@
+"""Application factory. `create_app(settings)` builds the gateway; tests pass their own settings
+and, where they want no socket, their own transport.
+
+`app` exists only for `uvicorn app.main:app`; it is built on first access so importing this
+module (tests do) needs no environment. A bad configuration exits with one line naming the
+variable, not a traceback.
+"""
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.config import Settings, get_settings
+from app.deps import State
+from app.errors import GatewayError, InvalidInputError, handle_gateway_error, legacy_response
+from app.middleware import BodyLimitMiddleware, PathNormalizeMiddleware, RequestIdMiddleware
+from app.routers import chat, health
+from app.upstream import UpstreamClient, build_client
+
+log = logging.getLogger("app")
+
+EXPOSED_HEADERS = ["X-Request-Id", "X-Generation-Id", "Retry-After", "Content-Range"]
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status in (404, 405):
+        return legacy_response(
+            GatewayError(
+                f"Endpoint {request.url.path} not found",
+                status_code=404,
+                code="NOT_FOUND",
+                next_actions="Please check the API documentation for available endpoints",
+            )
+        )
+    return legacy_response(GatewayError("Request failed", status_code=status, code="INVALID_INPUT"))
+
+
+async def _invalid_request(_request: Request, _exc: Exception) -> Response:
+    return legacy_response(InvalidInputError("Validation error: Invalid input"))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> Response:
+    # The traceback goes to the server log only; callers get the legacy 500 body.
+    log.error("unhandled error: %s", type(exc).__name__)
+    return legacy_response(GatewayError("Internal server error"))
+
+
+def create_app(
+    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
+        async with build_client(settings, transport) as client:
+            yield {"settings": settings, "upstream": UpstreamClient(client, settings)}
+
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        ),
+        Middleware(PathNormalizeMiddleware),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes),
+    ]
+    app = FastAPI(
+        title="ai-gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        middleware=middleware,
+        exception_handlers={
+            GatewayError: handle_gateway_error,
+            HTTPException: _not_found,
+            RequestValidationError: _invalid_request,
+            Exception: _unexpected,
+        },
+    )
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    return app
+
+
+def load_settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = f"{str(first['loc'][0]).upper()}: " if first["loc"] else ""
+        message = first["msg"].removeprefix("Value error, ")
+        sys.exit(f"ai-gateway: configuration error: {where}{message}")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        value = create_app(load_settings())
+        globals()["app"] = value
+        return value
+    raise AttributeError(name)

@@ -1,0 +1,185 @@
+"""Validation that answers like the legacy backend's zod schemas (legacy contract §2).
+
+The InsForge SDK shows `message` to users and apps match on it, so errors must read exactly like
+zod's: "Required", "Expected number, received null", "Number must be less than or equal to 2",
+"Invalid input" for a failed union, issues joined by ", " in schema-key order. Pydantic does the
+walking; the field types below raise zod's wording, and `zod_messages` renders what is left.
+JSON numbers are printed the way JavaScript prints them.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+T = TypeVar("T")
+
+_MAX_SAFE_INT = 2**53
+
+
+def js_number(value: float) -> str:
+    """`String(n)` of JavaScript for the numbers schemas mention (integral floats lose `.0`)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < _MAX_SAFE_INT:
+        return str(int(value))
+    return repr(value)
+
+
+def js_type(value: object) -> str:
+    """zod's name for the parsed type of a JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def issue(message: str) -> PydanticCustomError:
+    return PydanticCustomError("zod", message)
+
+
+def _expect(value: object, expected: str) -> None:
+    if js_type(value) != expected:
+        raise issue(f"Expected {expected}, received {js_type(value)}")
+
+
+def _string(value: object) -> str:
+    _expect(value, "string")
+    assert isinstance(value, str)
+    return value
+
+
+def boolean(value: object) -> bool:
+    _expect(value, "boolean")
+    assert isinstance(value, bool)
+    return value
+
+
+def number(
+    *,
+    ge: float | None = None,
+    le: float | None = None,
+    gt: float | None = None,
+    integer: bool = False,
+) -> Callable[[object], float]:
+    def check(value: object) -> float:
+        _expect(value, "number")
+        assert isinstance(value, int | float)
+        problems = []
+        if integer and not float(value).is_integer():
+            problems.append("Expected integer, received float")
+        if gt is not None and not value > gt:
+            problems.append(f"Number must be greater than {js_number(gt)}")
+        if ge is not None and not value >= ge:
+            problems.append(f"Number must be greater than or equal to {js_number(ge)}")
+        if le is not None and not value <= le:
+            problems.append(f"Number must be less than or equal to {js_number(le)}")
+        if problems:
+            raise issue(", ".join(problems))
+        return int(value) if integer else value
+
+    return check
+
+
+def _max_tokens(value: object, info: ValidationInfo) -> int:
+    # zod runs the cap refinement even after a non-fatal int/positive issue, so it is
+    # reported alongside them in one pass.
+    cap = (info.context or {}).get("max_completion_tokens")
+    problems: list[str] = []
+    try:
+        result = number(gt=0, integer=True)(value)
+    except PydanticCustomError as err:
+        if js_type(value) != "number":
+            raise
+        problems.append(err.message())
+        result = value  # type: ignore[assignment]
+    if cap is not None and isinstance(result, int | float) and result > cap:
+        problems.append("Exceeds configured maximum token cap.")
+    if problems:
+        raise issue(", ".join(problems))
+    return int(result)
+
+
+def enum(*options: str) -> Callable[[object], str]:
+    joined = " | ".join(f"'{o}'" for o in options)
+
+    def check(value: object) -> str:
+        if not isinstance(value, str):
+            raise issue(f"Expected {joined}, received {js_type(value)}")
+        if value not in options:
+            raise issue(f"Invalid enum value. Expected {joined}, received '{value}'")
+        return value
+
+    return check
+
+
+def literal(expected: str) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        if value != expected:
+            raise issue(f'Invalid literal value, expected "{expected}"')
+        return expected
+
+    return check
+
+
+def _record(value: object) -> dict[str, Any]:
+    _expect(value, "object")
+    assert isinstance(value, dict)
+    return value
+
+
+def _collapse_union(value: object, handler: ValidatorFunctionWrapHandler) -> Any:
+    # zod reports a union whose every option failed as one "Invalid input", whatever the cause.
+    try:
+        return handler(value)
+    except ValidationError as err:
+        raise issue("Invalid input") from err
+
+
+def not_null(expected: str) -> Callable[[object], object]:
+    """zod's `.optional()` admits a missing key but not JSON null."""
+
+    def check(value: object) -> object:
+        if value is None:
+            raise issue(f"Expected {expected}, received null")
+        return value
+
+    return check
+
+
+# The Opt* forms still run the check on JSON null, which zod's `.optional()` refuses.
+Str = Annotated[str, PlainValidator(_string)]
+OptStr = Annotated[str | None, PlainValidator(_string)]
+OptBool = Annotated[bool | None, PlainValidator(boolean)]
+OptRecord = Annotated[dict[str, Any] | None, PlainValidator(_record)]
+OptMaxTokens = Annotated[int | None, PlainValidator(_max_tokens)]
+Union = WrapValidator(_collapse_union)
+
+
+def zod_messages(errors: Sequence[ErrorDetails]) -> str:
+    return ", ".join(_message(e) for e in errors)
+
+
+def _message(err: ErrorDetails) -> str:
+    kind = err["type"]
+    if kind == "zod":
+        return err["msg"]
+    if kind == "missing":
+        return "Required"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"Expected object, received {js_type(err['input'])}"
+    if kind in ("list_type", "tuple_type"):
+        return f"Expected array, received {js_type(err['input'])}"
+    return "Invalid input"

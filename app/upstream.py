@@ -1,0 +1,189 @@
+"""The one upstream client per process, and the non-streaming call with bounded retries.
+
+`build_transport` is the single place that picks the HTTP transport; the benchmark in
+`bench/transport.py` decides which. Failures leave here as `UpstreamFailure`, neutral about the
+surface; each surface maps them once (`app/upstream_errors.py` for the legacy routes).
+The key only ever appears in the upstream `Authorization` header.
+"""
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from app.config import Settings
+
+log = logging.getLogger("app.upstream")
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+USER_AGENT = "ai-gateway/0.1"
+
+Json = dict[str, Any]
+
+
+class UpstreamFailure(Exception):
+    """What went wrong upstream, before any surface decides how to show it."""
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        status: int | None = None,
+        payload: object = None,
+        text: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"upstream {kind} {status or ''}".strip())
+        self.kind = kind  # "status" | "inband" | "timeout" | "connect" | "invalid"
+        self.status = status
+        self.payload = payload
+        self.text = text
+        self.headers = dict(headers or {})
+
+
+def build_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    limits = httpx.Limits(
+        max_connections=settings.upstream_max_connections,
+        max_keepalive_connections=settings.upstream_max_keepalive,
+    )
+    if settings.upstream_transport == "aiohttp":
+        from httpx_aiohttp import AiohttpTransport
+
+        return AiohttpTransport(limits=limits, trust_env=False)
+    return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+
+
+def build_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=settings.openrouter_base_url.rstrip("/") + "/",
+        transport=transport or build_transport(settings),
+        timeout=httpx.Timeout(
+            connect=settings.upstream_connect_timeout_s,
+            read=settings.upstream_read_timeout_s,
+            write=settings.upstream_read_timeout_s,
+            pool=settings.upstream_connect_timeout_s,
+        ),
+        headers={
+            "Authorization": f"Bearer {settings.openrouter_api_key.get_secret_value()}",
+            "HTTP-Referer": settings.openrouter_site_url,
+            "X-OpenRouter-Title": settings.openrouter_app_name,
+            "X-Title": settings.openrouter_app_name,
+            "User-Agent": USER_AGENT,
+        },
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def _is_connect_failure(err: httpx.TransportError) -> bool:
+    # httpx-aiohttp maps every aiohttp ClientConnectionError (a server that hung up, too) to
+    # ConnectTimeout; only a real timeout underneath is a timeout.
+    if isinstance(err, httpx.ConnectTimeout) and err.__cause__ is not None:
+        return not isinstance(err.__cause__, TimeoutError)
+    return not isinstance(err, httpx.TimeoutException)
+
+
+def _retry_delay(resp: httpx.Response, attempt: int, settings: Settings) -> float | None:
+    """Seconds to wait before the next try, or None when waiting would exceed the cap."""
+    cap = settings.upstream_retry_after_cap_s
+    hint = resp.headers.get("retry-after")
+    delay: float | None = None
+    if hint is not None:
+        try:
+            delay = float(hint)
+        except ValueError:
+            try:
+                delay = parsedate_to_datetime(hint).timestamp() - time.time()
+            except (TypeError, ValueError):
+                delay = None
+    reset = resp.headers.get("x-ratelimit-reset")
+    if delay is None and reset is not None and reset.isdigit():
+        # OpenRouter sends epoch milliseconds; a daily cap resets hours away and is not retried.
+        delay = int(reset) / 1000 - time.time()
+    if delay is None:
+        delay = _backoff(attempt, settings)
+    return max(delay, 0.0) if delay <= cap else None
+
+
+def _parse(content: bytes) -> object:
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+
+
+class UpstreamClient:
+    def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    async def send_json(self, path: str, body: Json) -> tuple[Json, httpx.Headers]:
+        """POST `body`, retrying 408/429/5xx and connection failures; return the parsed answer."""
+        content = orjson.dumps(body)
+        try:
+            async with asyncio.timeout(self.settings.upstream_total_timeout_s):
+                resp = await self._post_with_retries(path, content)
+        except TimeoutError as err:
+            raise UpstreamFailure("timeout") from err
+        payload = _parse(resp.content)
+        if resp.status_code >= 300:
+            raise UpstreamFailure(
+                "status",
+                status=resp.status_code,
+                payload=payload,
+                text=resp.text[:2000],
+                headers=resp.headers,
+            )
+        if not isinstance(payload, dict):
+            raise UpstreamFailure("invalid", status=resp.status_code)
+        if payload.get("error"):
+            # OpenRouter commits 200 before the provider answers; a late failure is in the body.
+            raise UpstreamFailure("inband", payload=payload, headers=resp.headers)
+        return payload, resp.headers
+
+    async def _post_with_retries(self, path: str, content: bytes) -> httpx.Response:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        attempts = self.settings.upstream_max_retries + 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                resp = await self.client.post(path, content=content, headers=headers)
+            except httpx.TransportError as err:
+                if not _is_connect_failure(err):
+                    raise UpstreamFailure("timeout") from err
+                if last:
+                    raise UpstreamFailure("connect") from err
+                log.warning("upstream connection failed (%s); retrying", type(err).__name__)
+                await asyncio.sleep(_backoff(attempt, self.settings))
+                continue
+            if resp.status_code not in RETRY_STATUSES or last:
+                return resp
+            delay = _retry_delay(resp, attempt, self.settings)
+            if delay is None:
+                return resp
+            log.warning("upstream answered %s; retrying in %.2fs", resp.status_code, delay)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+
+def check_choices(answer: Json) -> None:
+    """A chat answer with no choice, or whose choice failed, is a failure despite its 200."""
+    choices = answer.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise UpstreamFailure("invalid", status=200)
+    first = choices[0]
+    if first.get("finish_reason") == "error" or first.get("error"):
+        error = first.get("error") or {"message": "Provider returned error", "code": 502}
+        raise UpstreamFailure("inband", payload={"error": error})
+
+
+def _backoff(attempt: int, settings: Settings) -> float:
+    return settings.upstream_retry_base_s * 2.0**attempt * random.uniform(0.5, 1.0)

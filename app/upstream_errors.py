@@ -1,0 +1,80 @@
+"""How the legacy routes show an upstream failure (legacy contract §8), in one place.
+
+402 → 402 BILLING_INSUFFICIENT_BALANCE; 401/403 → 401 AI_INVALID_API_KEY (the *gateway's* key is
+bad, not the caller's); 429 → 429 RATE_LIMITED; any other status S → S AI_UPSTREAM_UNAVAILABLE
+"<S> <upstream message>"; a network failure → 502 "Connection error."; a timeout → 504.
+An error inside a 200 body takes its status from an integer `error.code`, else 502.
+"""
+
+from typing import Any
+
+import orjson
+
+from app.errors import UpstreamError
+from app.upstream import UpstreamFailure
+
+MAX_MESSAGE_CHARS = 500
+
+
+def _error_object(payload: object) -> Any:
+    return payload.get("error") if isinstance(payload, dict) else None
+
+
+def upstream_message(status: int, payload: object, text: str) -> str:
+    """`APIError.makeMessage` of openai-node, which produced the legacy messages."""
+    error = _error_object(payload)
+    if isinstance(error, dict) and error.get("message"):
+        raw = error["message"]
+        msg = raw if isinstance(raw, str) else orjson.dumps(raw).decode()
+    elif error:
+        msg = orjson.dumps(error).decode()
+    elif payload is not None:
+        msg = orjson.dumps(payload).decode()
+    else:
+        msg = text.strip()
+    return f"{status} {msg[:MAX_MESSAGE_CHARS]}" if msg else f"{status} status code (no body)"
+
+
+def inband_status(payload: object) -> int:
+    error = _error_object(payload)
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+        return code
+    return 502
+
+
+def to_legacy_error(failure: UpstreamFailure, secret: str) -> UpstreamError:
+    if failure.kind == "connect":
+        return UpstreamError("Connection error.", status_code=502)
+    if failure.kind == "timeout":
+        return UpstreamError("Request timed out.", status_code=504)
+    if failure.kind == "invalid":
+        return UpstreamError("Upstream returned an invalid response.", status_code=502)
+    status = inband_status(failure.payload) if failure.kind == "inband" else failure.status or 502
+    if status == 402:
+        return UpstreamError(
+            "AI credit limit reached.",
+            status_code=402,
+            code="BILLING_INSUFFICIENT_BALANCE",
+            next_actions="Add credits to your OpenRouter account.",
+        )
+    if status in (401, 403):
+        return UpstreamError(
+            "AI provider authentication failed. Check your API key configuration.",
+            status_code=401,
+            code="AI_INVALID_API_KEY",
+            next_actions="Set a valid OPENROUTER_API_KEY or update Model Gateway settings.",
+        )
+    if status == 429:
+        retry_after = failure.headers.get("retry-after")
+        return UpstreamError(
+            "AI provider rate limit exceeded. Please wait before retrying.",
+            status_code=429,
+            code="RATE_LIMITED",
+            next_actions="Wait a moment and retry, or check your API key rate limits.",
+            headers={"Retry-After": retry_after} if retry_after else None,
+        )
+    message = upstream_message(status, failure.payload, failure.text)
+    if secret:
+        message = message.replace(secret, "[redacted]")
+    return UpstreamError(message, status_code=status if 400 <= status <= 599 else 502)

@@ -1,0 +1,167 @@
+"""The upstream surface, ``/api/v1/*``: auth, scenario selection and one ``Plan`` per request.
+
+Selection precedence (contract §10.3, with the header ahead of the model as the brief asks):
+the queue, then ``X-Mock-Scenario``, then the ``model`` DSL. Auth runs first, like upstream's
+pre-router checks, so a 401 never consumes a queued scenario.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from . import catalog
+from .config import MockConfig
+from .dsl import ScenarioSpec, model_spec, parse_dsl
+from .embeddings import build_embeddings_plan
+from .errors import MISSING_AUTH, USER_NOT_FOUND
+from .journal import JournalEntry
+from .payloads import mask_key
+from .plan import Plan
+from .script import build_chat_plan, json_plan
+from .state import MockState
+
+INVALID_KEY = "sk-or-invalid"
+MODELS_CACHE = {
+    "Cache-Control": "public, max-age=300, stale-while-revalidate=3600, stale-if-error=3600"
+}
+EMBEDDING_FAULTS = frozenset(
+    {"error", "nonstream_200_error", "drop", "slow_headers", "embeddings_empty"}
+)
+AUTHED_GETS = frozenset({"/api/v1/models/user", "/api/v1/generation", "/api/v1/key"})
+
+
+def bearer_token(headers: dict[str, str]) -> str:
+    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def check_auth(headers: dict[str, str], rng: random.Random) -> Plan | None:
+    token = bearer_token(headers)
+    if not token:
+        return json_plan(401, MISSING_AUTH, "auth", rng)
+    if token == INVALID_KEY:
+        return json_plan(401, USER_NOT_FOUND, "auth", rng)
+    return None
+
+
+def select_spec(state: MockState, entry: JournalEntry, model: str) -> ScenarioSpec:
+    queued = state.queue.take(entry.path, model, bearer_token(entry.headers))
+    if queued is not None:
+        return queued
+    header = entry.headers.get("x-mock-scenario", "").strip()
+    if header:
+        return parse_dsl(header, "header")
+    return model_spec(model)
+
+
+def _embeddings_spec(spec: ScenarioSpec) -> ScenarioSpec:
+    if spec.name in EMBEDDING_FAULTS:
+        return spec
+    return ScenarioSpec("embeddings", spec.params, spec.requested, spec.source)
+
+
+def _models_body(models: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"data": models, "total_count": len(models), "links": {"next": None}}
+
+
+def _key_body(state: MockState, token: str) -> dict[str, Any]:
+    limit = state.config.key_limit
+    used = round(state.key_usage, 12)
+    remaining = None if limit is None else round(max(0.0, limit - used), 12)
+    return {
+        "data": {
+            "label": mask_key(token),
+            "limit": limit,
+            "limit_reset": None,
+            "limit_remaining": remaining,
+            "include_byok_in_limit": False,
+            "usage": used,
+            "usage_daily": used,
+            "usage_weekly": used,
+            "usage_monthly": used,
+            "byok_usage": 0,
+            "byok_usage_daily": 0,
+            "byok_usage_weekly": 0,
+            "byok_usage_monthly": 0,
+            "is_free_tier": False,
+            "is_management_key": False,
+            "is_provisioning_key": False,
+            "creator_user_id": "user_2mockUser",
+            "expires_at": None,
+            "rate_limit": {
+                "requests": 1000,
+                "interval": "1h",
+                "note": "This field is deprecated and safe to ignore.",
+            },
+        }
+    }
+
+
+def _generation_plan(state: MockState, query: dict[str, list[str]], rng: random.Random) -> Plan:
+    gen_id = (query.get("id") or [""])[0]
+    record = state.generations.get(gen_id)
+    lag = state.config.generation_lag_ms / 1000
+    if record is None or time.time() < record["_ready_at"] + lag:
+        body = {"error": {"message": f"Generation {gen_id} not found", "code": 404}}
+        return json_plan(404, body, "generation", rng)
+    data = {k: v for k, v in record.items() if not k.startswith("_")}
+    return json_plan(200, {"data": data}, "generation", rng)
+
+
+def _key_limited(cfg: MockConfig, state: MockState, rng: random.Random) -> Plan | None:
+    if cfg.key_limit is None or state.key_usage < cfg.key_limit:
+        return None
+    metadata = {"limit_source": "openrouter_key_limit", "provider_name": None}
+    body = {"error": {"message": "Key limit exceeded", "code": 402, "metadata": metadata}}
+    return json_plan(402, body, "key_limit", rng)
+
+
+def plan_request(state: MockState, entry: JournalEntry, rng: random.Random) -> Plan:
+    path, method, headers = entry.path, entry.method, entry.headers
+    query = parse_qs(entry.query)
+    needs_auth = method == "POST" or path in AUTHED_GETS
+    if needs_auth and (denied := check_auth(headers, rng)) is not None:
+        return denied
+    request: dict[str, Any] = entry.json if isinstance(entry.json, dict) else {}
+    if method == "POST" and path in ("/api/v1/chat/completions", "/api/v1/embeddings"):
+        if entry.json is None or not isinstance(entry.json, dict):
+            body = {"error": {"message": "Invalid JSON body", "code": 400}}
+            return json_plan(400, body, "invalid_json", rng)
+        model = str(request.get("model") or "")
+        spec = select_spec(state, entry, model)
+        entry.scenario, entry.scenario_source, entry.scenario_params = (
+            spec.name,
+            spec.source,
+            spec.params,
+        )
+        limited = _key_limited(state.config, state, rng)
+        if limited is not None:
+            return limited
+        if path.endswith("/embeddings"):
+            return build_embeddings_plan(
+                _embeddings_spec(spec), request, state.config, rng, time.time()
+            )
+        accept_gzip = "gzip" in headers.get("accept-encoding", "")
+        return build_chat_plan(spec, request, state.config, rng, time.time(), accept_gzip)
+    if method != "GET":
+        return json_plan(
+            405, {"error": {"message": "Method Not Allowed", "code": 405}}, "not_found", rng
+        )
+    modalities = query["output_modalities"][0] if "output_modalities" in query else None
+    if path in ("/api/v1/models", "/api/v1/models/user"):
+        body = _models_body(catalog.filter_models(modalities))
+        return json_plan(200, body, "models", rng, MODELS_CACHE)
+    if path == "/api/v1/models/count":
+        return json_plan(
+            200, {"data": {"count": len(catalog.filter_models(modalities))}}, "models", rng
+        )
+    if path == "/api/v1/embeddings/models":
+        return json_plan(200, _models_body(catalog.EMBEDDING_MODELS), "models", rng, MODELS_CACHE)
+    if path == "/api/v1/generation":
+        return _generation_plan(state, query, rng)
+    if path == "/api/v1/key":
+        return json_plan(200, _key_body(state, bearer_token(headers)), "key", rng)
+    return json_plan(404, {"error": {"message": "Not Found", "code": 404}}, "not_found", rng)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Create .venv and install the project into it (with dev tools when given "dev").
+# Re-runs are cheap: nothing is reinstalled while pyproject.toml is unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extra="${1:-}"
+py="${PYTHON:-}"
+if [ -z "$py" ]; then
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null 2>&1; then py="$candidate"; break; fi
+  done
+fi
+"$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "ai-gateway needs Python 3.11 or newer ($py is older)" >&2; exit 1; }
+
+[ -x .venv/bin/python ] || "$py" -m venv .venv
+spec="."
+[ "$extra" = "dev" ] && spec=".[dev]"
+stamp=".venv/.installed-$(sha256sum < pyproject.toml | cut -c1-16)-${extra:-run}"
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e "$spec"
+  touch "$stamp"
+fi

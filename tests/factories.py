@@ -1,0 +1,59 @@
+"""Settings and credentials for tests: one place that knows the test secrets."""
+
+import time
+from typing import Any
+
+from jose import jwt
+
+from app.config import Settings
+
+JWT_SECRET = "test-jwt-secret-0123456789abcdef"
+UPSTREAM_KEY = "sk-or-v1-test-upstream-key-7f3a9c"
+ANON_KEY = "anon_test_key"
+API_KEY = "ik_test_admin_key"
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "openrouter_api_key": UPSTREAM_KEY,
+        "openrouter_base_url": "http://127.0.0.1:9/api/v1",
+        "jwt_secret": JWT_SECRET,
+        "access_anon_key": ANON_KEY,
+        "access_api_key": API_KEY,
+        "upstream_retry_base_s": 0.01,
+        "upstream_connect_timeout_s": 2.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def make_token(
+    sub: str | None = "user-1",
+    *,
+    role: str | None = "authenticated",
+    expires_in: int | None = 900,
+    secret: str = JWT_SECRET,
+    algorithm: str = "HS256",
+    **claims: Any,
+) -> str:
+    payload: dict[str, Any] = dict(claims)
+    if sub is not None:
+        payload["sub"] = sub
+    if role is not None:
+        payload["role"] = role
+    if expires_in is not None:
+        payload["exp"] = int(time.time()) + expires_in
+    return jwt.encode(payload, secret, algorithm=algorithm)
+
+
+LEGACY_ANON_JWT_CLAIMS = {"email": "anon@insforge.com"}
+
+
+def legacy_anon_jwt() -> str:
+    """The non-expiring anon token pre-opaque-key InsForge deployments shipped."""
+    return make_token(
+        "12345678-1234-5678-90ab-cdef12345678",
+        role="anon",
+        expires_in=None,
+        **LEGACY_ANON_JWT_CLAIMS,
+    )

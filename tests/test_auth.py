@@ -1,0 +1,122 @@
+"""Credential dispatch and the 401/403 bodies of legacy contract §3 (§12 case 13), as units."""
+
+import base64
+
+import orjson
+import pytest
+from starlette.requests import Request
+
+from app.auth import authenticate, require_principal
+from app.errors import GatewayError, legacy_body
+from tests.factories import API_KEY, JWT_SECRET, legacy_anon_jwt, make_settings, make_token
+
+SETTINGS = make_settings()
+
+
+def request_with(headers: dict[str, str]) -> Request:
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    return Request({"type": "http", "method": "POST", "path": "/", "headers": raw})
+
+
+def failure(headers: dict[str, str]) -> bytes:
+    with pytest.raises(GatewayError) as caught:
+        require_principal(request_with(headers), SETTINGS)
+    return legacy_body(caught.value)
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(data)).rstrip(b"=").decode()
+
+
+CHECK = b'"nextActions":"Check the token is valid or login to get a new token."}'
+INVALID_TOKEN = b'{"error":"AUTH_UNAUTHORIZED","message":"Invalid token","statusCode":401}'
+
+
+def test_no_header() -> None:
+    assert failure({}) == (
+        b'{"error":"AUTH_INVALID_CREDENTIALS","message":"No token provided","statusCode":401,'
+        + CHECK
+    )
+    assert failure({"Authorization": "Basic abc"}).startswith(
+        b'{"error":"AUTH_INVALID_CREDENTIALS"'
+    )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        make_token(expires_in=-10),
+        make_token(secret="another-secret-entirely-000000"),
+        make_token(algorithm="HS384"),
+        make_token(algorithm="HS512"),
+        "not.a.jwt",
+        _b64({"alg": "none", "typ": "JWT"})
+        + "."
+        + _b64({"sub": "u", "role": "authenticated"})
+        + ".",
+    ],
+    ids=["expired", "bad-signature", "hs384", "hs512", "garbage", "alg-none"],
+)
+def test_invalid_tokens_give_auth_unauthorized(token: str) -> None:
+    assert failure({"Authorization": f"Bearer {token}"}) == INVALID_TOKEN
+
+
+def test_rs256_header_signed_with_hs_secret_is_refused() -> None:
+    import hashlib
+    import hmac
+
+    signing_input = _b64({"alg": "RS256", "typ": "JWT"}) + "." + _b64({"sub": "u"})
+    sig = hmac.new(JWT_SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    token = signing_input + "." + base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
+    assert failure({"Authorization": f"Bearer {token}"}) == INVALID_TOKEN
+
+
+def test_missing_subject() -> None:
+    assert failure({"Authorization": f"Bearer {make_token(None)}"}) == (
+        b'{"error":"AUTH_UNAUTHORIZED","message":"Invalid token subject","statusCode":401}'
+    )
+
+
+def test_wrong_keys() -> None:
+    assert failure({"Authorization": "Bearer anon_wrong"}) == (
+        b'{"error":"AUTH_INVALID_CREDENTIALS","message":"Invalid anon key","statusCode":401,'
+        + CHECK
+    )
+    api = (
+        b'{"error":"AUTH_INVALID_API_KEY","message":"Invalid API key","statusCode":401,'
+        b'"nextActions":"Check the API key is valid or generate a new API key."}'
+    )
+    assert failure({"Authorization": "Bearer ik_wrong"}) == api
+    # x-api-key wins over a valid bearer JWT, as in the legacy backend.
+    assert failure({"x-api-key": "nope", "Authorization": f"Bearer {make_token()}"}) == api
+
+
+def test_accepted_credentials() -> None:
+    user = authenticate(request_with({"Authorization": f"Bearer {make_token('u-9')}"}), SETTINGS)
+    assert (user.id, user.role, user.kind) == ("u-9", "authenticated", "user")
+    no_role = authenticate(
+        request_with({"Authorization": f"Bearer {make_token(role=None)}"}), SETTINGS
+    )
+    assert no_role.role == "authenticated"
+    for headers in ({"Authorization": f"Bearer {API_KEY}"}, {"x-api-key": API_KEY}):
+        assert authenticate(request_with(headers), SETTINGS).kind == "admin"
+    legacy = authenticate(request_with({"Authorization": f"Bearer {legacy_anon_jwt()}"}), SETTINGS)
+    assert legacy.kind == "anon"
+
+
+def test_anonymous_refused_unless_allowed() -> None:
+    for bearer in ("anon_test_key", legacy_anon_jwt()):
+        body = orjson.loads(failure({"Authorization": f"Bearer {bearer}"}))
+        assert body["statusCode"] == 403
+        assert list(body) == ["error", "message", "statusCode", "nextActions"]
+        assert "AI_ALLOW_ANON=true" in body["message"]
+        allowed = make_settings(ai_allow_anon=True)
+        principal = require_principal(request_with({"Authorization": f"Bearer {bearer}"}), allowed)
+        assert principal.kind == "anon"
+
+
+def test_keys_without_prefix_in_env_get_it() -> None:
+    settings = make_settings(access_api_key="plainkey", access_anon_key="plainanon")
+    assert authenticate(request_with({"x-api-key": "ik_plainkey"}), settings).kind == "admin"
+    anon = authenticate(request_with({"Authorization": "Bearer anon_plainanon"}), settings)
+    assert anon.kind == "anon"

@@ -1,0 +1,35 @@
+"""The real JavaScript clients (tests/clients/*.test.mjs) against the running gateway and mock."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from mock_openrouter.process import MockProcess
+
+from tests.factories import make_token
+from tests.procs import GatewayProcess
+
+CLIENTS = Path(__file__).parent / "clients"
+NODE_TIMEOUT_S = 120
+
+
+@pytest.mark.parametrize("script", ["legacy_sdk.test.mjs"])
+def test_js_client(script: str, gateway: GatewayProcess, mock: MockProcess) -> None:
+    env = {
+        **os.environ,
+        "GATEWAY_URL": gateway.url,
+        "MOCK_URL": mock.root_url,
+        "USER_TOKEN": make_token("user-42"),
+        "EXPIRED_TOKEN": make_token("user-42", expires_in=-60),
+        "FRESH_TOKEN": make_token("user-42", expires_in=600, jti="fresh"),
+    }
+    run = subprocess.run(
+        ["node", "--test", "--test-reporter=spec", script],
+        cwd=CLIENTS,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT_S,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr

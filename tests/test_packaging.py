@@ -1,0 +1,92 @@
+"""The deployment files: compose parses, .env.example is complete, and the image's exact start
+command serves /healthz from a fresh virtualenv (there is no Docker engine to build the image)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+import httpx
+import yaml
+
+from app.config import Settings
+from tests.factories import JWT_SECRET, UPSTREAM_KEY
+from tests.procs import free_port
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_compose_file_parses_and_reads_env_file() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    gateway = compose["services"]["gateway"]
+    assert gateway["env_file"] == ".env"
+    assert gateway["build"] == "."
+    assert gateway["environment"]["HOST"] == "0.0.0.0"
+
+
+def test_env_example_lists_every_setting() -> None:
+    listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert listed == {name.upper() for name in Settings.model_fields}
+
+
+def test_missing_secret_stops_startup_with_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENROUTER_API_KEY", "JWT_SECRET")}
+    env["JWT_SECRET"] = "changeme"
+    env["OPENROUTER_API_KEY"] = UPSTREAM_KEY
+    run = subprocess.run(
+        [sys.executable, "-m", "app.cli"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        "ai-gateway: configuration error: JWT_SECRET is empty or a placeholder; "
+        "set it to a real value"
+    ]
+
+
+def _dockerfile_instruction(name: str) -> str:
+    lines = (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
+    return next(line.split(None, 1)[1] for line in lines if line.startswith(name + " "))
+
+
+def test_image_start_command_in_fresh_venv(tmp_path: Path) -> None:
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    pip = subprocess.run(
+        [str(env_dir / "bin" / "pip"), "install", "--quiet", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert pip.returncode == 0, pip.stderr
+    command = json.loads(_dockerfile_instruction("CMD"))
+    port = free_port()
+    env = {
+        "PATH": f"{env_dir / 'bin'}:/usr/bin:/bin",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "OPENROUTER_API_KEY": UPSTREAM_KEY,
+        "JWT_SECRET": JWT_SECRET,
+    }
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                resp = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert resp.json() == {"status": "ok"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
