@@ -24,8 +24,18 @@ from .config import MockConfig
 from .content import Content, build_content
 from .dsl import CONTENT_SCENARIOS, FAULT_SCENARIOS, ScenarioSpec, echo_model
 from .errors import http_error, inband_error, parse_code
-from .plan import WHITESPACE, Abort, Plan, Sleep, Step, Write, apply_write_split, gap, gzip_steps
-from .plan import to_crlf as crlf_steps
+from .plan import (
+    WHITESPACE,
+    Abort,
+    Plan,
+    Sleep,
+    Step,
+    Write,
+    apply_write_split,
+    gap,
+    gzip_steps,
+    to_crlf,
+)
 from .stream import ChunkMaker, has_multibyte, stream_steps
 from .variants import Knobs, Variants, choose_variants
 
@@ -174,7 +184,7 @@ def build_chat_plan(
             spec, fault, content, usage, ChunkMaker(gen_id, int(now), model, v), knobs, rng
         )
         if v.crlf:
-            steps = crlf_steps(steps)
+            steps = to_crlf(steps)
         steps = apply_write_split(steps, v.write_split, rng, knobs.pause_s)
     else:
         body = _completion_body(gen_id, int(now), model, content, v, usage)

@@ -5,8 +5,8 @@ from typing import Any
 
 import httpx
 import pytest
-from mock_openrouter.process import MockProcess, start_mock
 
+from mock_openrouter.process import MockProcess, start_mock
 from tests.factories import make_token
 from tests.procs import GatewayProcess
 

@@ -5,8 +5,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mock_openrouter.process import MockProcess
 
+from mock_openrouter.process import MockProcess
 from tests.factories import make_token
 from tests.procs import GatewayProcess
 

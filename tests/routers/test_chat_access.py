@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from mock_openrouter.process import MockProcess
 
+from mock_openrouter.process import MockProcess
 from tests.conftest import Journal
 from tests.factories import ANON_KEY, API_KEY, legacy_anon_jwt, make_token
 from tests.procs import GatewayProcess
