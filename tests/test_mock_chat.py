@@ -29,13 +29,6 @@ def client(mock: MockProcess) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.fixture
-def control(mock: MockProcess) -> Iterator[MockControl]:
-    ctl = MockControl(mock.root_url)
-    yield ctl
-    ctl.close()
-
-
 def chat(
     client: httpx.Client, model: str, stream: bool = False, headers: dict[str, str] | None = None
 ) -> httpx.Response:

@@ -30,14 +30,6 @@ def client(mock: MockProcess) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.fixture
-def control(mock: MockProcess) -> Iterator[MockControl]:
-    ctl = MockControl(mock.root_url)
-    ctl.reset()
-    yield ctl
-    ctl.close()
-
-
 def embed(client: httpx.Client, **body: object) -> httpx.Response:
     return client.post("/embeddings", json={"model": "openai/text-embedding-3-small", **body})
 

@@ -29,14 +29,6 @@ def client(mock: MockProcess) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.fixture
-def control(mock: MockProcess) -> Iterator[MockControl]:
-    ctl = MockControl(mock.root_url)
-    ctl.reset()
-    yield ctl
-    ctl.close()
-
-
 def chat(client: httpx.Client, model: str, stream: bool = False) -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "stream": stream}
     return client.post("/chat/completions", json=body)

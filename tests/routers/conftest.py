@@ -2,9 +2,9 @@
 
 import pytest
 
-from tests.conftest import Journal
+from mock_openrouter.testing import MockControl
 
 
 @pytest.fixture(autouse=True)
-def _fresh_mock(journal: Journal) -> None:
+def _fresh_mock(journal: MockControl) -> None:
     """Depending on `journal` resets the mock before each test."""

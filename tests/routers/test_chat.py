@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import Journal
+from mock_openrouter.testing import MockControl
 from tests.factories import UPSTREAM_KEY
 
 PATH = "/api/ai/chat/completion"
@@ -22,13 +22,15 @@ def post(client: httpx.Client, headers: dict[str, str], body: bytes) -> httpx.Re
     )
 
 
-def only_upstream(journal: Journal) -> dict[str, Any]:
+def only_upstream(journal: MockControl) -> dict[str, Any]:
     entries = [e for e in journal.requests() if e["path"] == "/api/v1/chat/completions"]
     assert len(entries) == 1, entries
     return entries[0]
 
 
-def test_case1_basic(client: httpx.Client, journal: Journal, user_headers: dict[str, str]) -> None:
+def test_case1_basic(
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str]
+) -> None:
     resp = post(
         client, user_headers, b'{"model":"mock/text","messages":[{"role":"user","content":"Hi"}]}'
     )
@@ -51,7 +53,9 @@ def test_case1_basic(client: httpx.Client, journal: Journal, user_headers: dict[
     assert UPSTREAM_KEY not in resp.text
 
 
-def test_every_option(client: httpx.Client, journal: Journal, user_headers: dict[str, str]) -> None:
+def test_every_option(
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str]
+) -> None:
     body = (
         b'{"model":"mock/web","messages":[{"role":"system","content":"Be brief."},{"role":"user",'
         b'"content":[{"type":"text","text":"Latest news?","cache_control":{"type":"ephemeral"}},'
@@ -84,7 +88,7 @@ def test_every_option(client: httpx.Client, journal: Journal, user_headers: dict
 
 
 def test_tool_call_answer(
-    client: httpx.Client, journal: Journal, user_headers: dict[str, str]
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str]
 ) -> None:
     resp = post(
         client,
@@ -100,7 +104,7 @@ def test_tool_call_answer(
 
 
 def test_validation_error_makes_no_upstream_call(
-    client: httpx.Client, journal: Journal, user_headers: dict[str, str]
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str]
 ) -> None:
     resp = post(client, user_headers, b'{"model":"mock/text","messages":[],"temperature":5}')
     assert resp.status_code == 400
@@ -124,7 +128,7 @@ def test_validation_error_makes_no_upstream_call(
 
 
 def test_non_ascii_passes_raw(
-    client: httpx.Client, journal: Journal, user_headers: dict[str, str]
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str]
 ) -> None:
     resp = post(
         client,

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from mock_openrouter.process import MockProcess
-from tests.conftest import Journal
+from mock_openrouter.testing import MockControl
 from tests.factories import ANON_KEY, API_KEY, legacy_anon_jwt, make_token
 from tests.procs import GatewayProcess
 
@@ -33,7 +33,7 @@ def strict(strict_gateway: GatewayProcess) -> Iterator[httpx.Client]:
         yield c
 
 
-def test_no_token_and_expired_token(client: httpx.Client, journal: Journal) -> None:
+def test_no_token_and_expired_token(client: httpx.Client, journal: MockControl) -> None:
     resp = client.post(PATH, json=BODY)
     assert resp.status_code == 401
     assert resp.json()["error"] == "AUTH_INVALID_CREDENTIALS"
@@ -66,7 +66,7 @@ def test_wrong_api_key(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize("bearer", [ANON_KEY, "legacy-jwt"])
 def test_anon_refused_by_default_allowed_when_enabled(
-    client: httpx.Client, strict: httpx.Client, journal: Journal, bearer: str
+    client: httpx.Client, strict: httpx.Client, journal: MockControl, bearer: str
 ) -> None:
     token = legacy_anon_jwt() if bearer == "legacy-jwt" else bearer
     headers = {"Authorization": f"Bearer {token}"}
@@ -78,7 +78,7 @@ def test_anon_refused_by_default_allowed_when_enabled(
     assert strict.post(PATH, json=BODY, headers=headers).status_code == 200
 
 
-def test_body_limit_by_content_length(strict: httpx.Client, journal: Journal) -> None:
+def test_body_limit_by_content_length(strict: httpx.Client, journal: MockControl) -> None:
     big = {**BODY, "messages": [{"role": "user", "content": "x" * 5000}]}
     resp = strict.post(PATH, json=big, headers={"Authorization": f"Bearer {make_token()}"})
     assert resp.status_code == 413
@@ -89,7 +89,7 @@ def test_body_limit_by_content_length(strict: httpx.Client, journal: Journal) ->
     assert journal.requests() == []
 
 
-def test_body_limit_when_chunked(strict: httpx.Client, journal: Journal) -> None:
+def test_body_limit_when_chunked(strict: httpx.Client, journal: MockControl) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"model":"mock/text","messages":[{"role":"user","content":"'
         for _ in range(50):
@@ -106,7 +106,7 @@ def test_body_limit_when_chunked(strict: httpx.Client, journal: Journal) -> None
     assert journal.requests() == []
 
 
-def test_message_count_and_prompt_limits(strict: httpx.Client, journal: Journal) -> None:
+def test_message_count_and_prompt_limits(strict: httpx.Client, journal: MockControl) -> None:
     headers = {"Authorization": f"Bearer {make_token()}"}
     many = {**BODY, "messages": [{"role": "user", "content": "a"}] * 4}
     resp = strict.post(PATH, json=many, headers=headers)

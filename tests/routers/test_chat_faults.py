@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from mock_openrouter.process import MockProcess
-from tests.conftest import Journal
+from mock_openrouter.testing import MockControl
 from tests.factories import UPSTREAM_KEY
 from tests.procs import GatewayProcess, free_port
 
@@ -18,12 +18,12 @@ def chat(client: httpx.Client, headers: dict[str, str], model: str) -> httpx.Res
     return client.post(PATH, json={"model": model, "messages": [HI]}, headers=headers)
 
 
-def attempts(journal: Journal) -> int:
+def attempts(journal: MockControl) -> int:
     return sum(1 for e in journal.requests() if e["path"] == "/api/v1/chat/completions")
 
 
 def test_402_maps_without_retry(
-    client: httpx.Client, journal: Journal, user_headers: dict[str, str]
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str]
 ) -> None:
     resp = chat(client, user_headers, "mock/error?status=402")
     assert resp.status_code == 402
@@ -36,7 +36,7 @@ def test_402_maps_without_retry(
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_upstream_auth_failure_is_401_invalid_key(
-    client: httpx.Client, journal: Journal, user_headers: dict[str, str], status: int
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str], status: int
 ) -> None:
     resp = chat(client, user_headers, f"mock/error?status={status}")
     assert resp.status_code == 401
@@ -45,7 +45,7 @@ def test_upstream_auth_failure_is_401_invalid_key(
 
 
 def test_429_retried_twice_honouring_retry_after(
-    client: httpx.Client, journal: Journal, user_headers: dict[str, str]
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str]
 ) -> None:
     resp = chat(client, user_headers, "mock/error?status=429&retry_after=0.2")
     assert resp.status_code == 429
@@ -57,7 +57,7 @@ def test_429_retried_twice_honouring_retry_after(
 
 
 def test_retry_after_beyond_cap_is_not_waited(
-    client: httpx.Client, journal: Journal, user_headers: dict[str, str]
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str]
 ) -> None:
     resp = chat(client, user_headers, "mock/error?status=429&retry_after=3600")
     assert resp.status_code == 429
@@ -66,7 +66,7 @@ def test_retry_after_beyond_cap_is_not_waited(
 
 @pytest.mark.parametrize("status", [400, 404, 413, 422])
 def test_other_4xx_not_retried(
-    client: httpx.Client, journal: Journal, user_headers: dict[str, str], status: int
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str], status: int
 ) -> None:
     resp = chat(client, user_headers, f"mock/error?status={status}")
     assert resp.status_code == status
@@ -79,7 +79,7 @@ def test_other_4xx_not_retried(
 
 @pytest.mark.parametrize("status", [408, 500, 502, 503, 524, 529])
 def test_retryable_statuses_tried_three_times(
-    client: httpx.Client, journal: Journal, user_headers: dict[str, str], status: int
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str], status: int
 ) -> None:
     resp = chat(client, user_headers, f"mock/error?status={status}")
     assert resp.status_code == status
@@ -87,8 +87,10 @@ def test_retryable_statuses_tried_three_times(
     assert attempts(journal) == 3
 
 
-def test_5xx_then_ok(client: httpx.Client, journal: Journal, user_headers: dict[str, str]) -> None:
-    journal.enqueue({"scenario": "error", "status": 502}, {"scenario": "text"})
+def test_5xx_then_ok(
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str]
+) -> None:
+    journal.enqueue([{"scenario": "error", "status": 502}, {"scenario": "text"}])
     resp = chat(client, user_headers, "openai/gpt-4o-mini")
     assert resp.status_code == 200
     assert resp.json()["text"] == "Hello there!"
@@ -129,7 +131,7 @@ def impatient_gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
 
 
 def test_slow_headers_time_out(
-    impatient_gateway: GatewayProcess, journal: Journal, user_headers: dict[str, str]
+    impatient_gateway: GatewayProcess, journal: MockControl, user_headers: dict[str, str]
 ) -> None:
     with httpx.Client(base_url=impatient_gateway.url, timeout=10) as c:
         resp = chat(c, user_headers, "mock/slow_headers?header_delay_ms=3000")
