@@ -6,19 +6,42 @@ JWT secret (unless JWT_SECRET is set) and prints a user token to try the gateway
 """
 
 import argparse
+import asyncio
 import logging
 import os
 import secrets
+import socket
 import sys
 import time
+from types import FrameType
 
 import uvicorn
 from jose import jwt
 
 from app.config import get_settings
 from app.main import create_app, load_settings
+from app.stream_clock import ShutdownCoordinator
 
 DEV_TOKEN_TTL_S = 24 * 3600
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn, plus: SIGTERM/SIGINT start the streams' shutdown grace on the event loop."""
+
+    def __init__(self, config: uvicorn.Config, shutdown: ShutdownCoordinator) -> None:
+        super().__init__(config)
+        self._shutdown = shutdown
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().startup(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._loop is not None:
+            # A signal handler must not touch loop state directly; hand it to the loop.
+            self._loop.call_soon_threadsafe(self._shutdown.begin)
+        super().handle_exit(sig, frame)
 
 
 def _dev_token(secret: str) -> str:
@@ -56,14 +79,18 @@ def main(argv: list[str] | None = None) -> None:
                 ' -d \'{"model":"mock/text","messages":[{"role":"user","content":"Hi"}]}\'\n'
                 % (args.port or settings.port)
             )
-        uvicorn.run(
-            create_app(settings),
+        app = create_app(settings)
+        config = uvicorn.Config(
+            app,
             host=args.host or settings.host,
             port=args.port if args.port is not None else settings.port,
             log_level=settings.log_level,
             proxy_headers=False,
             server_header=False,
+            # Long enough for open streams to use their grace and send their last event.
+            timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
         )
+        GatewayServer(config, app.state.shutdown).run()
     finally:
         if mock is not None:
             mock.stop()

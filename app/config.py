@@ -60,6 +60,15 @@ class Settings(BaseSettings):
 
     # Picked by bench/transport.py: the aiohttp transport costs far less CPU per request.
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    # Streams: time to the first data event (keep-alive comments do not count), silence
+    # between events, whole lifetime; pings to the caller; how long a stalled reader may block.
+    stream_first_event_timeout_s: float = Field(default=120.0, gt=0)
+    stream_idle_timeout_s: float = Field(default=60.0, gt=0)
+    stream_max_lifetime_s: float = Field(default=900.0, gt=0)
+    sse_ping_s: float = Field(default=15.0, gt=0)
+    sse_send_timeout_s: float = Field(default=30.0, gt=0)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
     upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
     upstream_read_timeout_s: float = Field(default=120.0, gt=0)
     upstream_total_timeout_s: float = Field(default=600.0, gt=0)

@@ -12,12 +12,14 @@ from starlette.requests import Request
 from app.config import Settings
 
 if TYPE_CHECKING:
+    from app.stream_clock import ShutdownCoordinator
     from app.upstream import UpstreamClient
 
 
 class State(TypedDict):
     settings: Settings
     upstream: "UpstreamClient"
+    shutdown: "ShutdownCoordinator"
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -28,5 +30,10 @@ def get_upstream(request: Request) -> "UpstreamClient":
     return cast("UpstreamClient", request.state.upstream)
 
 
+def get_shutdown(request: Request) -> "ShutdownCoordinator":
+    return cast("ShutdownCoordinator", request.state.shutdown)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 UpstreamDep = Annotated["UpstreamClient", Depends(get_upstream)]
+ShutdownDep = Annotated["ShutdownCoordinator", Depends(get_shutdown)]

@@ -27,6 +27,7 @@ from app.deps import State
 from app.errors import GatewayError, InvalidInputError, handle_gateway_error, legacy_response
 from app.middleware import BodyLimitMiddleware, PathNormalizeMiddleware, RequestIdMiddleware
 from app.routers import chat, health
+from app.stream_clock import ShutdownCoordinator
 from app.upstream import UpstreamClient, build_client
 
 log = logging.getLogger("app")
@@ -62,11 +63,13 @@ def create_app(
     settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
+    shutdown = ShutdownCoordinator(settings.shutdown_grace_s)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
         async with build_client(settings, transport) as client:
-            yield {"settings": settings, "upstream": UpstreamClient(client, settings)}
+            upstream = UpstreamClient(client, settings)
+            yield {"settings": settings, "upstream": upstream, "shutdown": shutdown}
 
     middleware = [
         Middleware(RequestIdMiddleware),
@@ -94,6 +97,8 @@ def create_app(
             Exception: _unexpected,
         },
     )
+    # The server (app/cli.py) starts the shutdown grace from its signal handler.
+    app.state.shutdown = shutdown
     app.include_router(health.router)
     app.include_router(chat.router)
     return app

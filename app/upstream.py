@@ -127,35 +127,44 @@ class UpstreamClient:
 
     async def send_json(self, path: str, body: Json) -> tuple[Json, httpx.Headers]:
         """POST `body`, retrying 408/429/5xx and connection failures; return the parsed answer."""
-        content = orjson.dumps(body)
         try:
             async with asyncio.timeout(self.settings.upstream_total_timeout_s):
-                resp = await self._post_with_retries(path, content)
+                resp = await self._send(path, orjson.dumps(body), stream=False)
         except TimeoutError as err:
             raise UpstreamFailure("timeout") from err
         payload = _parse(resp.content)
-        if resp.status_code >= 300:
-            raise UpstreamFailure(
-                "status",
-                status=resp.status_code,
-                payload=payload,
-                text=resp.text[:2000],
-                headers=resp.headers,
-            )
-        if not isinstance(payload, dict):
-            raise UpstreamFailure("invalid", status=resp.status_code)
-        if payload.get("error"):
-            # OpenRouter commits 200 before the provider answers; a late failure is in the body.
-            raise UpstreamFailure("inband", payload=payload, headers=resp.headers)
+        if resp.status_code >= 300 or not isinstance(payload, dict) or payload.get("error"):
+            raise _failure(resp, payload)
         return payload, resp.headers
 
-    async def _post_with_retries(self, path: str, content: bytes) -> httpx.Response:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    async def open_stream(self, path: str, body: Json) -> httpx.Response:
+        """POST a streaming request; return the response once it is a 200 event stream.
+
+        Failures before the stream starts (statuses, JSON error bodies) are retried like
+        `send_json` and then raised; the caller owns the returned response and must close it.
+        """
+        resp = await self._send(path, orjson.dumps(body), stream=True)
+        content_type = resp.headers.get("content-type", "")
+        if resp.status_code == 200 and content_type.startswith("text/event-stream"):
+            return resp
+        try:
+            await resp.aread()
+        finally:
+            await resp.aclose()
+        payload = _parse(resp.content)
+        raise _failure(resp, payload)
+
+    async def _send(self, path: str, content: bytes, *, stream: bool) -> httpx.Response:
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
         attempts = self.settings.upstream_max_retries + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
+            request = self.client.build_request("POST", path, content=content, headers=headers)
             try:
-                resp = await self.client.post(path, content=content, headers=headers)
+                resp = await self.client.send(request, stream=stream)
             except httpx.TransportError as err:
                 if not _is_connect_failure(err):
                     raise UpstreamFailure("timeout") from err
@@ -169,9 +178,26 @@ class UpstreamClient:
             delay = _retry_delay(resp, attempt, self.settings)
             if delay is None:
                 return resp
+            if stream:
+                await resp.aclose()
             log.warning("upstream answered %s; retrying in %.2fs", resp.status_code, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+
+def _failure(resp: httpx.Response, payload: object) -> UpstreamFailure:
+    if resp.status_code >= 300:
+        return UpstreamFailure(
+            "status",
+            status=resp.status_code,
+            payload=payload,
+            text=resp.text[:2000],
+            headers=resp.headers,
+        )
+    if isinstance(payload, dict) and payload.get("error"):
+        # OpenRouter commits 200 before the provider answers; a late failure is in the body.
+        return UpstreamFailure("inband", payload=payload, headers=resp.headers)
+    return UpstreamFailure("invalid", status=resp.status_code)
 
 
 def check_choices(answer: Json) -> None:

@@ -1,21 +1,27 @@
 """`POST /api/ai/chat/completion`: the legacy chat route (JSON answers)."""
 
+import logging
+from collections.abc import AsyncIterator
+
 import orjson
 from fastapi import APIRouter
+from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import PrincipalDep
-from app.deps import SettingsDep, UpstreamDep
-from app.errors import JSON_MEDIA_TYPE, GatewayError
+from app.deps import SettingsDep, ShutdownDep, UpstreamDep
+from app.errors import JSON_MEDIA_TYPE, InvalidInputError
 from app.policy import check_prompt_limits
 from app.schemas.body import parse_body
 from app.schemas.legacy import ChatCompletionRequest
+from app.streaming import error_frame, legacy_relay, sse_response
 from app.translate import from_upstream_chat, to_upstream_chat
 from app.upstream import UpstreamFailure, check_choices
 from app.upstream_errors import to_legacy_error
 
 router = APIRouter(prefix="/api/ai", tags=["legacy"])
+log = logging.getLogger("app.prompts")
 
 LEGACY_ERRORS: dict[int | str, dict[str, str]] = {
     400: {"description": "INVALID_INPUT: malformed JSON or a schema violation"},
@@ -28,9 +34,17 @@ LEGACY_ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
+async def single_event(event: ServerSentEvent) -> AsyncIterator[ServerSentEvent]:
+    yield event
+
+
 @router.post("/chat/completion", responses=LEGACY_ERRORS)
 async def create_chat_completion(
-    request: Request, _principal: PrincipalDep, settings: SettingsDep, upstream: UpstreamDep
+    request: Request,
+    _principal: PrincipalDep,
+    settings: SettingsDep,
+    upstream: UpstreamDep,
+    shutdown: ShutdownDep,
 ) -> Response:
     """Chat completion in the legacy camelCase schema."""
     chat = parse_body(
@@ -40,10 +54,15 @@ async def create_chat_completion(
         {"max_completion_tokens": settings.max_completion_tokens},
     )
     check_prompt_limits(chat.messages, settings)
+    if settings.log_prompts:
+        log.info("prompt: %s", orjson.dumps(chat.model_dump(by_alias=True)).decode())
     if chat.stream:
-        raise GatewayError(
-            "Streaming is not available yet.", status_code=501, code="NOT_IMPLEMENTED"
-        )
+        try:
+            stream_body = to_upstream_chat(chat, max_tokens_cap=settings.max_completion_tokens)
+        except InvalidInputError as err:
+            # Past validation the legacy route had committed to SSE: errors are events.
+            return sse_response(single_event(error_frame(err.message)), settings)
+        return sse_response(legacy_relay(upstream, stream_body, shutdown), settings)
     body = to_upstream_chat(chat, max_tokens_cap=settings.max_completion_tokens)
     try:
         answer, headers = await upstream.send_json("chat/completions", body)

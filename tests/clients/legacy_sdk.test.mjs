@@ -195,3 +195,81 @@ test("upstream 429 after three attempts", async () => {
   );
   assert.equal((await upstreamBodies()).length, 3);
 });
+
+async function collect(stream) {
+  const chunks = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return chunks;
+}
+
+test("stream: text chunks, the caller's model, no usage, no final stop chunk", async () => {
+  const chunks = await collect(
+    await userClient().ai.chat.completions.create({
+      model: "mock/text",
+      thinking: true,
+      stream: true,
+      messages: [{ role: "user", content: "Hi" }],
+    }),
+  );
+  assert.deepEqual(
+    chunks.map((c) => c.choices),
+    [
+      [{ index: 0, delta: { content: "Hel" }, finish_reason: null }],
+      [{ index: 0, delta: { content: "lo!" }, finish_reason: null }],
+    ],
+  );
+  for (const c of chunks) {
+    assert.equal(c.object, "chat.completion.chunk");
+    assert.equal(c.model, "mock/text");
+  }
+  const [sent] = await upstreamBodies();
+  assert.ok(sent.startsWith('{"model":"mock/text:thinking",'));
+  assert.ok(sent.endsWith('"stream":true,"stream_options":{"include_usage":true}}'));
+});
+
+test("stream: tool call arrives whole in one chunk", async () => {
+  const chunks = await collect(
+    await userClient().ai.chat.completions.create({
+      model: "mock/tool",
+      stream: true,
+      messages: [{ role: "user", content: "Weather?" }],
+    }),
+  );
+  assert.equal(chunks.length, 1);
+  assert.deepEqual(chunks[0].choices, [
+    {
+      index: 0,
+      delta: {
+        tool_calls: [
+          { id: "call_abc123", type: "function", function: { name: "get_weather", arguments: '{"city":"Tokyo"}' } },
+        ],
+      },
+      finish_reason: "tool_calls",
+    },
+  ]);
+});
+
+test("stream: a mid-stream upstream error ends the iteration after the partial content", async () => {
+  const chunks = await collect(
+    await userClient().ai.chat.completions.create({
+      model: "mock/midstream_error?after=1&shape=A&code=502",
+      stream: true,
+      messages: [{ role: "user", content: "Hi" }],
+    }),
+  );
+  assert.deepEqual(
+    chunks.map((c) => c.choices[0].delta.content),
+    ["Hel"],
+  );
+});
+
+test("stream: a validation error throws a plain Error named by its code", async () => {
+  await assert.rejects(
+    userClient().ai.chat.completions.create({ model: "mock/text", stream: true, messages: [], topP: 3 }),
+    (err) => {
+      assert.ok(!(err instanceof InsForgeError));
+      assert.equal(err.message, "INVALID_INPUT");
+      return true;
+    },
+  );
+});

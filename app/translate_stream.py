@@ -1,0 +1,77 @@
+"""Pure translation of upstream stream chunks into the legacy SSE events (legacy contract §4f).
+
+Order on a clean end: `chunk`s as content arrives, `tokenUsage` when usage arrives (summed across
+chunks, as the legacy route did), then one assembled `tool_calls`, then `annotations`, then `done`.
+"""
+
+from typing import Any
+
+from app.translate import map_annotations
+
+Json = dict[str, Any]
+
+
+class LegacyStreamState:
+    def __init__(self) -> None:
+        self.usage: dict[str, float] = {"promptTokens": 0, "completionTokens": 0, "totalTokens": 0}
+        self.calls: dict[int, Json] = {}
+        self.annotations: list[Any] = []
+
+    def on_chunk(self, chunk: Json) -> list[Json]:
+        """Events for one upstream chunk (already known not to be an error)."""
+        out: list[Json] = []
+        choices = chunk.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            delta = choices[0].get("delta")
+            if isinstance(delta, dict):
+                content = delta.get("content")
+                if isinstance(content, str) and content:
+                    out.append({"chunk": content})
+                self._merge_calls(delta.get("tool_calls"))
+                annotations = delta.get("annotations")
+                if isinstance(annotations, list):
+                    self.annotations.extend(annotations)
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            for camel, snake in (
+                ("promptTokens", "prompt_tokens"),
+                ("completionTokens", "completion_tokens"),
+                ("totalTokens", "total_tokens"),
+            ):
+                value = usage.get(snake)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    self.usage[camel] += value
+            out.append({"tokenUsage": dict(self.usage)})
+        return out
+
+    def _merge_calls(self, fragments: Any) -> None:
+        if not isinstance(fragments, list):
+            return
+        for fragment in fragments:
+            if not isinstance(fragment, dict):
+                continue
+            index = fragment.get("index")
+            index = index if isinstance(index, int) else 0
+            function = fragment.get("function") or {}
+            arguments = function.get("arguments") or ""
+            call = self.calls.get(index)
+            if call is None:
+                # The first fragment of a call fixes its id and name; later ones only add text.
+                self.calls[index] = {
+                    "id": fragment.get("id"),
+                    "type": "function",
+                    "function": {"name": function.get("name"), "arguments": arguments},
+                }
+            else:
+                call["function"]["arguments"] += arguments
+
+    def finish(self) -> list[Json]:
+        """Events after a real end of stream."""
+        out: list[Json] = []
+        if self.calls:
+            out.append({"tool_calls": [self.calls[i] for i in sorted(self.calls)]})
+        annotations = map_annotations(self.annotations)
+        if annotations:
+            out.append({"annotations": annotations})
+        out.append({"done": True})
+        return out
