@@ -92,8 +92,11 @@ def authenticate(request: Request, settings: Settings) -> Principal:
     return verify_token(bearer, settings)
 
 
-def require_principal(request: Request, settings: SettingsDep) -> Principal:
-    """Any caller the AI routes accept; anonymous ones only when the operator allows it."""
+async def require_principal(request: Request, settings: SettingsDep) -> Principal:
+    """Any caller the AI routes accept; anonymous ones only when the operator allows it.
+
+    `async` so FastAPI runs it on the event loop, not in a worker thread (a costly hop).
+    """
     principal = authenticate(request, settings)
     if principal.kind == "anon" and not settings.ai_allow_anon:
         raise ForbiddenError(

@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help="port (default: PORT or 8080)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request at INFO: a log line per upstream call is noise and CPU.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     mock = None
     if args.mock_upstream:
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         get_settings.cache_clear()
     try:
         settings = load_settings()
+        logging.getLogger().setLevel(settings.log_level.upper())
         if mock is not None:
             token = _dev_token(settings.jwt_secret.get_secret_value())
             sys.stderr.write(

@@ -22,15 +22,15 @@ class State(TypedDict):
     shutdown: "ShutdownCoordinator"
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return cast(Settings, request.state.settings)
 
 
-def get_upstream(request: Request) -> "UpstreamClient":
+async def get_upstream(request: Request) -> "UpstreamClient":
     return cast("UpstreamClient", request.state.upstream)
 
 
-def get_shutdown(request: Request) -> "ShutdownCoordinator":
+async def get_shutdown(request: Request) -> "ShutdownCoordinator":
     return cast("ShutdownCoordinator", request.state.shutdown)
 
 

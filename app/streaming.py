@@ -16,6 +16,8 @@ import anyio
 import httpx
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
+from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
 from app.sse_decode import COMMENT, SSEDecoder, SSEEvent
@@ -128,8 +130,22 @@ async def legacy_relay(
                 await resp.aclose()
 
 
+class GatewayEventSource(EventSourceResponse):
+    """An event stream that drops a caller who stopped reading, without a traceback.
+
+    sse-starlette raises SendTimeoutError once a send blocks past `send_timeout` (after closing
+    our generator, which closes the upstream); there is nothing left to tell that caller.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            log.warning("dropped a stream whose reader stalled for %ss", self.send_timeout)
+
+
 def sse_response(events: AsyncIterator[ServerSentEvent], settings: Settings) -> EventSourceResponse:
-    return EventSourceResponse(
+    return GatewayEventSource(
         events,
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
         ping=settings.sse_ping_s,

@@ -1,5 +1,6 @@
 """Credential dispatch and the 401/403 bodies of legacy contract §3 (§12 case 13), as units."""
 
+import asyncio
 import base64
 
 import orjson
@@ -20,7 +21,7 @@ def request_with(headers: dict[str, str]) -> Request:
 
 def failure(headers: dict[str, str]) -> bytes:
     with pytest.raises(GatewayError) as caught:
-        require_principal(request_with(headers), SETTINGS)
+        asyncio.run(require_principal(request_with(headers), SETTINGS))
     return legacy_body(caught.value)
 
 
@@ -111,7 +112,9 @@ def test_anonymous_refused_unless_allowed() -> None:
         assert list(body) == ["error", "message", "statusCode", "nextActions"]
         assert "AI_ALLOW_ANON=true" in body["message"]
         allowed = make_settings(ai_allow_anon=True)
-        principal = require_principal(request_with({"Authorization": f"Bearer {bearer}"}), allowed)
+        principal = asyncio.run(
+            require_principal(request_with({"Authorization": f"Bearer {bearer}"}), allowed)
+        )
         assert principal.kind == "anon"
 
 

@@ -23,10 +23,13 @@ def stream(
     return client.post(PATH, json=body, headers=headers)
 
 
+@pytest.mark.parametrize(
+    "variant", ["", "?usage_form=U1", "?usage_form=U0&empty_first=1&comment_prob=1&provider=0"]
+)
 def test_text_transcript(
-    client: httpx.Client, journal: MockControl, user_headers: dict[str, str]
+    client: httpx.Client, journal: MockControl, user_headers: dict[str, str], variant: str
 ) -> None:
-    resp = stream(client, user_headers, "mock/text")
+    resp = stream(client, user_headers, "mock/text" + variant)
     assert resp.status_code == 200
     assert resp.headers["content-type"] == "text/event-stream"
     assert resp.headers["cache-control"] == "no-cache"
@@ -34,8 +37,8 @@ def test_text_transcript(
     assert resp.content == b'data: {"chunk":"Hel"}\n\ndata: {"chunk":"lo!"}\n\n' + USAGE + DONE
     [sent] = journal.requests()
     assert sent["body"] == (
-        '{"model":"mock/text","messages":[{"role":"user","content":"Hi"}],"temperature":0.7,'
-        '"max_tokens":4096,"stream":true,"stream_options":{"include_usage":true}}'
+        '{"model":"mock/text' + variant + '","messages":[{"role":"user","content":"Hi"}],'
+        '"temperature":0.7,"max_tokens":4096,"stream":true,"stream_options":{"include_usage":true}}'
     )
 
 

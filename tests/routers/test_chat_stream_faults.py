@@ -52,12 +52,13 @@ def assert_ends_in_one_error(payloads: list[dict[str, Any]], message: str) -> No
     assert {"done": True} not in payloads
 
 
-def wait_upstream_closed(journal: MockControl) -> dict[str, Any]:
-    deadline = time.monotonic() + 3
+def wait_upstream_closed(journal: MockControl, timeout: float = 3) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
     while True:
-        entry = journal.requests()[-1]
-        if entry["ended"] != "in_progress" or time.monotonic() > deadline:
-            return entry
+        entries = journal.requests()
+        if entries and (entries[-1]["ended"] != "in_progress" or time.monotonic() > deadline):
+            return entries[-1]
+        assert time.monotonic() < deadline, "the upstream was never called"
         time.sleep(0.02)
 
 
