@@ -46,6 +46,17 @@ class Settings(BaseSettings):
     ai_allow_anon: bool = False
     max_completion_tokens: int = Field(default=16384, gt=0)
 
+    # Remote assets (image/file URLs in requests): inline = fetch here (SSRF-safe) and send a
+    # data: URL; allowlist = pass URLs of listed hosts unchanged, refuse others; reject = data: only.
+    asset_policy: Literal["inline", "allowlist", "reject"] = "inline"
+    openrouter_allowed_remote_asset_hosts: Annotated[list[str], NoDecode] = []
+    asset_allow_http: bool = False
+    asset_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    asset_fetch_timeout_s: float = Field(default=10.0, gt=0)
+    asset_max_redirects: int = Field(default=3, ge=0, le=10)
+    # Networks the fetcher may reach although they are not public (an internal asset server).
+    asset_trusted_networks: Annotated[list[str], NoDecode] = []
+
     cors_origins: Annotated[list[str], NoDecode] = []
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -78,9 +89,14 @@ class Settings(BaseSettings):
     upstream_retry_base_s: float = Field(default=0.5, ge=0)
     upstream_retry_after_cap_s: float = Field(default=10.0, ge=0)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator(
+        "cors_origins",
+        "openrouter_allowed_remote_asset_hosts",
+        "asset_trusted_networks",
+        mode="before",
+    )
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
         return value
