@@ -108,4 +108,28 @@ async def require_principal(request: Request, settings: SettingsDep) -> Principa
     return principal
 
 
+async def require_admin(request: Request, settings: SettingsDep) -> Principal:
+    """The admin API key or a `project_admin` JWT, answered as the legacy `verifyAdmin` did."""
+    bearer = _bearer(request)
+    if request.headers.get("x-api-key") is None and (
+        bearer is None or not bearer.startswith("ik_")
+    ):
+        if bearer is None:
+            raise AuthError(
+                "No admin token provided", code="AUTH_INVALID_CREDENTIALS", next_actions=CHECK_TOKEN
+            )
+        # verifyAdmin treats anything else, an anon key included, as a JWT.
+        principal = verify_token(bearer, settings)
+    else:
+        principal = authenticate(request, settings)
+    if principal.kind != "admin":
+        raise ForbiddenError(
+            "Admin access required",
+            code="AUTH_UNAUTHORIZED",
+            next_actions="Check the admin token is valid or login as admin to get a new token.",
+        )
+    return principal
+
+
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
+AdminDep = Annotated[Principal, Depends(require_admin)]

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     max_completion_tokens: int = Field(default=16384, gt=0)
 
     # Remote assets (image/file URLs in requests): inline = fetch here (SSRF-safe) and send a
-    # data: URL; allowlist = pass URLs of listed hosts unchanged, refuse others; reject = data: only.
+    # data: URL; allowlist = pass listed hosts' URLs unchanged, refuse others; reject = data: only.
     asset_policy: Literal["inline", "allowlist", "reject"] = "inline"
     openrouter_allowed_remote_asset_hosts: Annotated[list[str], NoDecode] = []
     asset_allow_http: bool = False
@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
     upstream_read_timeout_s: float = Field(default=120.0, gt=0)
     upstream_total_timeout_s: float = Field(default=600.0, gt=0)
+    # Image generation can take minutes; it gets its own bound instead of the chat one.
+    image_upstream_timeout_s: float = Field(default=300.0, gt=0)
+    models_cache_ttl_s: float = Field(default=3600.0, gt=0)
     upstream_max_connections: int = Field(default=512, gt=0)
     upstream_max_keepalive: int = Field(default=128, ge=0)
     upstream_max_retries: int = Field(default=2, ge=0, le=5)

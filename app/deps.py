@@ -12,6 +12,7 @@ from starlette.requests import Request
 from app.config import Settings
 
 if TYPE_CHECKING:
+    from app.catalog import ModelCatalog
     from app.stream_clock import ShutdownCoordinator
     from app.upstream import UpstreamClient
 
@@ -20,6 +21,7 @@ class State(TypedDict):
     settings: Settings
     upstream: "UpstreamClient"
     shutdown: "ShutdownCoordinator"
+    catalog: "ModelCatalog"
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -34,6 +36,11 @@ async def get_shutdown(request: Request) -> "ShutdownCoordinator":
     return cast("ShutdownCoordinator", request.state.shutdown)
 
 
+async def get_catalog(request: Request) -> "ModelCatalog":
+    return cast("ModelCatalog", request.state.catalog)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 UpstreamDep = Annotated["UpstreamClient", Depends(get_upstream)]
 ShutdownDep = Annotated["ShutdownCoordinator", Depends(get_shutdown)]
+CatalogDep = Annotated["ModelCatalog", Depends(get_catalog)]

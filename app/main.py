@@ -22,11 +22,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.catalog import ModelCatalog
 from app.config import Settings, get_settings
 from app.deps import State
 from app.errors import GatewayError, InvalidInputError, handle_gateway_error, legacy_response
 from app.middleware import BodyLimitMiddleware, PathNormalizeMiddleware, RequestIdMiddleware
-from app.routers import chat, health
+from app.routers import chat, embeddings, health, images, models
 from app.stream_clock import ShutdownCoordinator
 from app.upstream import UpstreamClient, build_client
 
@@ -69,7 +70,12 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
         async with build_client(settings, transport) as client:
             upstream = UpstreamClient(client, settings)
-            yield {"settings": settings, "upstream": upstream, "shutdown": shutdown}
+            yield {
+                "settings": settings,
+                "upstream": upstream,
+                "shutdown": shutdown,
+                "catalog": ModelCatalog(upstream, settings.models_cache_ttl_s),
+            }
 
     middleware = [
         Middleware(RequestIdMiddleware),
@@ -100,7 +106,8 @@ def create_app(
     # The server (app/cli.py) starts the shutdown grace from its signal handler.
     app.state.shutdown = shutdown
     app.include_router(health.router)
-    app.include_router(chat.router)
+    for router in (chat.router, images.router, embeddings.router, models.router):
+        app.include_router(router)
     return app
 
 

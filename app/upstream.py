@@ -125,10 +125,12 @@ class UpstreamClient:
         self.client = client
         self.settings = settings
 
-    async def send_json(self, path: str, body: Json) -> tuple[Json, httpx.Headers]:
+    async def send_json(
+        self, path: str, body: Json, *, timeout_s: float | None = None
+    ) -> tuple[Json, httpx.Headers]:
         """POST `body`, retrying 408/429/5xx and connection failures; return the parsed answer."""
         try:
-            async with asyncio.timeout(self.settings.upstream_total_timeout_s):
+            async with asyncio.timeout(timeout_s or self.settings.upstream_total_timeout_s):
                 resp = await self._send(path, orjson.dumps(body), stream=False)
         except TimeoutError as err:
             raise UpstreamFailure("timeout") from err
@@ -136,6 +138,21 @@ class UpstreamClient:
         if resp.status_code >= 300 or not isinstance(payload, dict) or payload.get("error"):
             raise _failure(resp, payload)
         return payload, resp.headers
+
+    async def get_json(self, path: str, params: dict[str, str] | None = None) -> Json:
+        """One GET (catalog reads: their callers serve a cached copy rather than retry)."""
+        try:
+            async with asyncio.timeout(self.settings.upstream_total_timeout_s):
+                resp = await self.client.get(path, params=params)
+        except TimeoutError as err:
+            raise UpstreamFailure("timeout") from err
+        except httpx.TransportError as err:
+            kind = "connect" if _is_connect_failure(err) else "timeout"
+            raise UpstreamFailure(kind) from err
+        payload = _parse(resp.content)
+        if resp.status_code >= 300 or not isinstance(payload, dict) or payload.get("error"):
+            raise _failure(resp, payload)
+        return payload
 
     async def open_stream(self, path: str, body: Json) -> httpx.Response:
         """POST a streaming request; return the response once it is a 200 event stream.

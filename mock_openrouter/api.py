@@ -16,7 +16,7 @@ from . import catalog
 from .config import MockConfig
 from .dsl import ScenarioSpec, model_spec, parse_dsl
 from .embeddings import build_embeddings_plan
-from .errors import MISSING_AUTH, USER_NOT_FOUND
+from .errors import MISSING_AUTH, USER_NOT_FOUND, http_error
 from .journal import JournalEntry
 from .payloads import mask_key
 from .plan import Plan
@@ -150,6 +150,12 @@ def plan_request(state: MockState, entry: JournalEntry, rng: random.Random) -> P
         return json_plan(
             405, {"error": {"message": "Method Not Allowed", "code": 405}}, "not_found", rng
         )
+    queued = state.queue.take(path, "", bearer_token(headers))
+    if queued is not None and queued.name == "error":
+        # Catalog reads can be scripted to fail too (the gateway serves its cache then).
+        status, body, extra = http_error(queued, "", time.time())
+        entry.scenario, entry.scenario_source = queued.name, queued.source
+        return json_plan(status, body, "error", rng, extra)
     modalities = query["output_modalities"][0] if "output_modalities" in query else None
     if path in ("/api/v1/models", "/api/v1/models/user"):
         body = _models_body(catalog.filter_models(modalities))

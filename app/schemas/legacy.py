@@ -166,3 +166,21 @@ class ChatCompletionRequest(LegacyModel):
 def dump(model: LegacyModel) -> dict[str, Any]:
     """The stripped object as zod would hand it on: present keys only, schema order."""
     return model.model_dump(exclude_unset=True, by_alias=True)
+
+
+class ImageGenerationRequest(LegacyModel):
+    """The whole legacy image schema: size, n, quality and the like are stripped (§5)."""
+
+    model: Str
+    prompt: Str
+    images: Annotated[list[ImageRef] | None, BeforeValidator(not_null("array"))] = None
+
+
+EmbeddingInput = Annotated[str | list[Str], Union]
+
+
+class EmbeddingsRequest(LegacyModel):
+    model: Str
+    input: EmbeddingInput
+    encoding_format: Annotated[str | None, PlainValidator(enum("float", "base64"))] = None
+    dimensions: Annotated[float | None, PlainValidator(number(ge=0, integer=True))] = None

@@ -273,3 +273,52 @@ test("stream: a validation error throws a plain Error named by its code", async 
     },
   );
 });
+
+async function upstreamEntries(path) {
+  const entries = await (await fetch(`${MOCK_URL}/__mock/requests`)).json();
+  return entries.filter((e) => e.path === path);
+}
+
+test("images.generate (contract case 15)", async () => {
+  const res = await userClient().ai.images.generate({
+    model: "mock/image",
+    prompt: "A cat",
+    images: [{ url: "data:image/png;base64,AAA" }],
+    size: "1024x1024",
+  });
+  assert.ok(Number.isInteger(res.created));
+  assert.deepEqual(res.data, [{ b64_json: "iVBORw0KGgo=", content: "Here is your image." }]);
+  assert.deepEqual(res.usage, { total_tokens: 20, input_tokens: 12, output_tokens: 8 });
+  const [sent] = await upstreamEntries("/api/v1/chat/completions");
+  assert.equal(
+    sent.body,
+    '{"model":"mock/image","messages":[{"role":"user","content":[{"type":"text","text":"A cat"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAA"}}]}],"stream":false,"modalities":["text","image"]}',
+  );
+});
+
+test("embeddings.create (contract case 16), floats and base64", async () => {
+  const client = userClient();
+  const floats = await client.ai.embeddings.create({ model: "openai/text-embedding-3-small", input: "Hello" });
+  assert.equal(floats.object, "list");
+  assert.equal(floats.model, "text-embedding-3-small"); // the model the upstream reports
+  assert.deepEqual(floats.usage, { prompt_tokens: 4, total_tokens: 4 });
+  const vector = floats.data[0].embedding;
+  assert.equal(vector.length, 8);
+
+  const b64 = await client.ai.embeddings.create({
+    model: "openai/text-embedding-3-small",
+    input: "Hello",
+    encoding_format: "base64",
+    dimensions: 8,
+    user: "x",
+  });
+  const bytes = Buffer.from(b64.data[0].embedding, "base64");
+  const decoded = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
+  assert.deepEqual(decoded, vector.map((v) => Math.fround(v)));
+
+  const bodies = (await upstreamEntries("/api/v1/embeddings")).map((e) => e.body);
+  assert.deepEqual(bodies, [
+    '{"model":"openai/text-embedding-3-small","input":"Hello","encoding_format":"float"}',
+    '{"model":"openai/text-embedding-3-small","input":"Hello","encoding_format":"float","dimensions":8}',
+  ]);
+});

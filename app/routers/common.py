@@ -1,0 +1,51 @@
+"""What the legacy routes share: the upstream call with its error mapping, and JSON answers."""
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.config import Settings
+from app.errors import JSON_MEDIA_TYPE
+from app.schemas.body import M, parse_body
+from app.upstream import UpstreamClient, UpstreamFailure
+from app.upstream_errors import to_legacy_error
+
+Json = dict[str, Any]
+
+LEGACY_ERRORS: dict[int | str, dict[str, str]] = {
+    400: {"description": "INVALID_INPUT: malformed JSON, a schema violation, a refused asset"},
+    401: {"description": "No, invalid or expired credential; upstream key rejected"},
+    402: {"description": "BILLING_INSUFFICIENT_BALANCE"},
+    403: {"description": "Anonymous caller while AI_ALLOW_ANON is off"},
+    413: {"description": "Request body over MAX_REQUEST_BYTES"},
+    429: {"description": "RATE_LIMITED by the upstream"},
+    502: {"description": "AI_UPSTREAM_UNAVAILABLE"},
+}
+
+
+async def read_legacy(request: Request, model: type[M], settings: Settings) -> M:
+    return parse_body(
+        model,
+        await request.body(),
+        request.headers.get("content-type"),
+        {"max_completion_tokens": settings.max_completion_tokens},
+    )
+
+
+async def call_upstream(
+    upstream: UpstreamClient, path: str, body: Json, *, timeout_s: float | None = None
+) -> tuple[Json, dict[str, str]]:
+    """POST upstream; failures leave as the legacy error. Returns the answer and headers to pass."""
+    try:
+        answer, headers = await upstream.send_json(path, body, timeout_s=timeout_s)
+    except UpstreamFailure as failure:
+        secret = upstream.settings.openrouter_api_key.get_secret_value()
+        raise to_legacy_error(failure, secret) from failure
+    generation = headers.get("x-generation-id")
+    return answer, {"X-Generation-Id": generation} if generation else {}
+
+
+def json_response(obj: object, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(obj), media_type=JSON_MEDIA_TYPE, headers=headers)

@@ -1,0 +1,31 @@
+"""`POST /api/ai/embeddings`: legacy embeddings (§6), floats upstream, base64 made here."""
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.auth import PrincipalDep
+from app.deps import SettingsDep, UpstreamDep
+from app.errors import UpstreamError
+from app.routers.common import LEGACY_ERRORS, call_upstream, json_response, read_legacy
+from app.schemas.legacy import EmbeddingsRequest
+from app.translate_media import from_upstream_embeddings, to_upstream_embeddings
+
+router = APIRouter(prefix="/api/ai", tags=["legacy"])
+
+
+@router.post("/embeddings", responses=LEGACY_ERRORS)
+async def create_embeddings(
+    request: Request, _principal: PrincipalDep, settings: SettingsDep, upstream: UpstreamDep
+) -> Response:
+    """Embed a string or a list of strings."""
+    embeddings = await read_legacy(request, EmbeddingsRequest, settings)
+    answer, headers = await call_upstream(
+        upstream, "embeddings", to_upstream_embeddings(embeddings)
+    )
+    try:
+        result = from_upstream_embeddings(answer, embeddings.encoding_format)
+    except ValueError as err:
+        # OpenRouter has answered 200 with `data: []`; that is a failure, not an empty success.
+        raise UpstreamError("The AI provider returned no embeddings.", status_code=502) from err
+    return json_response(result, headers)

@@ -1,0 +1,26 @@
+"""`POST /api/ai/image/generation`: legacy image generation through chat completions (§5)."""
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.auth import PrincipalDep
+from app.deps import SettingsDep, UpstreamDep
+from app.routers.common import LEGACY_ERRORS, call_upstream, json_response, read_legacy
+from app.schemas.legacy import ImageGenerationRequest
+from app.translate_media import from_upstream_image, to_upstream_image
+
+router = APIRouter(prefix="/api/ai", tags=["legacy"])
+
+
+@router.post("/image/generation", responses=LEGACY_ERRORS)
+async def create_image(
+    request: Request, _principal: PrincipalDep, settings: SettingsDep, upstream: UpstreamDep
+) -> Response:
+    """Generate images; the answer collects every choice's images."""
+    image = await read_legacy(request, ImageGenerationRequest, settings)
+    body = to_upstream_image(image)
+    answer, headers = await call_upstream(
+        upstream, "chat/completions", body, timeout_s=settings.image_upstream_timeout_s
+    )
+    return json_response(from_upstream_image(answer, image.model), headers)

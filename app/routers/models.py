@@ -1,0 +1,59 @@
+"""Admin routes: the model catalog (§7) and the key's status. The raw key is never returned,
+to anyone: the legacy `GET /api/ai/:provider/api-key` answers with the masked form only."""
+
+import orjson
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from app.auth import AdminDep
+from app.deps import CatalogDep, SettingsDep
+from app.errors import JSON_MEDIA_TYPE, InvalidInputError, UpstreamError
+from app.routers.common import json_response
+from app.translate_models import legacy_models
+from app.upstream import UpstreamFailure
+
+router = APIRouter(prefix="/api/ai", tags=["legacy-admin"])
+
+ADMIN_ERRORS: dict[int | str, dict[str, str]] = {
+    401: {"description": "No or invalid admin credential"},
+    403: {"description": "AUTH_UNAUTHORIZED: not an admin"},
+    503: {"description": "AI_UPSTREAM_UNAVAILABLE: no catalog and the upstream is down"},
+}
+MASK = "••••••••"
+
+
+def mask_key(key: str) -> str:
+    return MASK if len(key) <= 12 else f"{key[:8]}{MASK}{key[-4:]}"
+
+
+@router.get("/models", responses=ADMIN_ERRORS)
+async def list_models(_admin: AdminDep, catalog: CatalogDep) -> Response:
+    """OpenRouter's catalog in the legacy shape, cached for an hour, stale when upstream fails."""
+    try:
+        body = await catalog.derived("legacy", lambda raw: orjson.dumps(legacy_models(raw)))
+    except UpstreamFailure as failure:
+        raise UpstreamError(
+            "The AI model catalog is unavailable right now.", status_code=503
+        ) from failure
+    return Response(body, media_type=JSON_MEDIA_TYPE)
+
+
+@router.get("/config", responses=ADMIN_ERRORS)
+async def get_config(_admin: AdminDep, settings: SettingsDep) -> Response:
+    """Whether a key is configured, and its masked form."""
+    key = settings.openrouter_api_key.get_secret_value()
+    return json_response(
+        {
+            "apiKey": {"configured": bool(key), "maskedKey": mask_key(key)},
+            "managementKey": {"configured": False},
+        }
+    )
+
+
+@router.get("/{provider}/api-key", responses=ADMIN_ERRORS)
+async def get_api_key_status(provider: str, _admin: AdminDep, settings: SettingsDep) -> Response:
+    """Masked status only; the legacy route returned the raw key, which this gateway never does."""
+    if provider != "openrouter":
+        raise InvalidInputError(f"Unsupported AI provider: {provider}")
+    key = settings.openrouter_api_key.get_secret_value()
+    return json_response({"maskedKey": mask_key(key), "configured": bool(key)})
