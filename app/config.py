@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     access_api_key: SecretStr | None = None
     ai_allow_anon: bool = False
     max_completion_tokens: int = Field(default=16384, gt=0)
+    # Model allow-list: comma-separated globs (e.g. "openai/*,anthropic/claude-*"); empty = all.
+    allowed_models: Annotated[list[str], NoDecode] = []
 
     # Remote assets (image/file URLs in requests): inline = fetch here (SSRF-safe) and send a
     # data: URL; allowlist = pass listed hosts' URLs unchanged, refuse others; reject = data: only.
@@ -94,6 +96,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "cors_origins",
+        "allowed_models",
         "openrouter_allowed_remote_asset_hosts",
         "asset_trusted_networks",
         mode="before",

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from app.config import Settings
 
 if TYPE_CHECKING:
+    from app.assets import AssetResolver
     from app.catalog import ModelCatalog
     from app.stream_clock import ShutdownCoordinator
     from app.upstream import UpstreamClient
@@ -22,6 +23,7 @@ class State(TypedDict):
     upstream: "UpstreamClient"
     shutdown: "ShutdownCoordinator"
     catalog: "ModelCatalog"
+    assets: "AssetResolver"
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -40,7 +42,12 @@ async def get_catalog(request: Request) -> "ModelCatalog":
     return cast("ModelCatalog", request.state.catalog)
 
 
+async def get_assets(request: Request) -> "AssetResolver":
+    return cast("AssetResolver", request.state.assets)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 UpstreamDep = Annotated["UpstreamClient", Depends(get_upstream)]
 ShutdownDep = Annotated["ShutdownCoordinator", Depends(get_shutdown)]
 CatalogDep = Annotated["ModelCatalog", Depends(get_catalog)]
+AssetsDep = Annotated["AssetResolver", Depends(get_assets)]

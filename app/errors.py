@@ -1,8 +1,10 @@
-"""One error class that carries its status, and the legacy envelope it renders to.
+"""One error class that carries its status, and the two envelopes it renders to.
 
-Every failure the gateway reports is a `GatewayError` (or a subclass fixing status and code);
-the handlers below turn it into the legacy body `{"error","message","statusCode","nextActions"?}`
-with that exact key order, because the InsForge SDK copies those keys onto its error object.
+Every failure the gateway reports is a `GatewayError` (or a subclass fixing status and code).
+On `/api/ai/*` (and anything that is not `/api/v1/*`) it renders as the legacy body
+`{"error","message","statusCode","nextActions"?}` in that key order, because the InsForge SDK
+copies those keys onto its error object; on `/api/v1/*` as OpenAI's
+`{"error":{"message","type","code"}}`, which the `openai` SDKs parse into typed exceptions.
 """
 
 from collections.abc import Mapping
@@ -75,16 +77,47 @@ def legacy_body(err: GatewayError) -> bytes:
     return orjson.dumps(body)
 
 
-def legacy_response(err: GatewayError) -> Response:
+OPENAI_PREFIX = "/api/v1/"
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "insufficient_quota",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def openai_body(err: GatewayError) -> bytes:
+    kind = _OPENAI_TYPES.get(err.status_code)
+    if kind is None:
+        kind = "api_error" if err.status_code >= 500 else "invalid_request_error"
+    error = {"message": err.message, "type": kind, "code": err.code}
+    return orjson.dumps({"error": error})
+
+
+def is_openai_path(path: str) -> bool:
+    return path.startswith(OPENAI_PREFIX)
+
+
+def error_body(err: GatewayError, path: str) -> bytes:
+    return openai_body(err) if is_openai_path(path) else legacy_body(err)
+
+
+def error_response(err: GatewayError, path: str = "") -> Response:
     headers = err.headers
     if err.status_code == 401:
         # RFC 6750: a Bearer-protected resource names its scheme on every 401.
         headers = {"WWW-Authenticate": "Bearer", **headers}
     return Response(
-        legacy_body(err), status_code=err.status_code, media_type=JSON_MEDIA_TYPE, headers=headers
+        error_body(err, path),
+        status_code=err.status_code,
+        media_type=JSON_MEDIA_TYPE,
+        headers=headers,
     )
 
 
-async def handle_gateway_error(_request: Request, exc: Exception) -> Response:
+async def handle_gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    return legacy_response(exc)
+    return error_response(exc, request.url.path)

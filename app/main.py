@@ -22,12 +22,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.assets import AssetResolver
 from app.catalog import ModelCatalog
 from app.config import Settings, get_settings
 from app.deps import State
-from app.errors import GatewayError, InvalidInputError, handle_gateway_error, legacy_response
+from app.errors import GatewayError, InvalidInputError, error_response, handle_gateway_error
 from app.middleware import BodyLimitMiddleware, PathNormalizeMiddleware, RequestIdMiddleware
-from app.routers import chat, embeddings, health, images, models
+from app.routers import chat, embeddings, health, images, models, openai_api
 from app.stream_clock import ShutdownCoordinator
 from app.upstream import UpstreamClient, build_client
 
@@ -38,26 +39,26 @@ EXPOSED_HEADERS = ["X-Request-Id", "X-Generation-Id", "Retry-After", "Content-Ra
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
+    path = request.url.path
     if status in (404, 405):
-        return legacy_response(
-            GatewayError(
-                f"Endpoint {request.url.path} not found",
-                status_code=404,
-                code="NOT_FOUND",
-                next_actions="Please check the API documentation for available endpoints",
-            )
+        err = GatewayError(
+            f"Endpoint {path} not found",
+            status_code=404,
+            code="NOT_FOUND",
+            next_actions="Please check the API documentation for available endpoints",
         )
-    return legacy_response(GatewayError("Request failed", status_code=status, code="INVALID_INPUT"))
+        return error_response(err, path)
+    return error_response(GatewayError("Request failed", status_code=status), path)
 
 
-async def _invalid_request(_request: Request, _exc: Exception) -> Response:
-    return legacy_response(InvalidInputError("Validation error: Invalid input"))
+async def _invalid_request(request: Request, _exc: Exception) -> Response:
+    return error_response(InvalidInputError("Validation error: Invalid input"), request.url.path)
 
 
-async def _unexpected(_request: Request, exc: Exception) -> Response:
-    # The traceback goes to the server log only; callers get the legacy 500 body.
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # The traceback goes to the server log only; callers get a bare 500 in their envelope.
     log.error("unhandled error: %s", type(exc).__name__)
-    return legacy_response(GatewayError("Internal server error"))
+    return error_response(GatewayError("Internal server error"), request.url.path)
 
 
 def create_app(
@@ -68,14 +69,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
-        async with build_client(settings, transport) as client:
-            upstream = UpstreamClient(client, settings)
-            yield {
-                "settings": settings,
-                "upstream": upstream,
-                "shutdown": shutdown,
-                "catalog": ModelCatalog(upstream, settings.models_cache_ttl_s),
-            }
+        assets = AssetResolver(settings)
+        try:
+            async with build_client(settings, transport) as client:
+                upstream = UpstreamClient(client, settings)
+                yield {
+                    "settings": settings,
+                    "upstream": upstream,
+                    "shutdown": shutdown,
+                    "catalog": ModelCatalog(upstream, settings.models_cache_ttl_s),
+                    "assets": assets,
+                }
+        finally:
+            await assets.aclose()
 
     middleware = [
         Middleware(RequestIdMiddleware),
@@ -106,7 +112,8 @@ def create_app(
     # The server (app/cli.py) starts the shutdown grace from its signal handler.
     app.state.shutdown = shutdown
     app.include_router(health.router)
-    for router in (chat.router, images.router, embeddings.router, models.router):
+    routers = (chat.router, images.router, embeddings.router, models.router, openai_api.router)
+    for router in routers:
         app.include_router(router)
     return app
 

@@ -10,7 +10,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLargeError, legacy_body
+from app.errors import PayloadTooLargeError, error_body
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -100,7 +100,7 @@ class BodyLimitMiddleware:
                 if declared.isdigit()
                 else PayloadTooLargeError("Invalid Content-Length header.", status_code=400)
             )
-            body = legacy_body(err)
+            body = error_body(err, scope["path"])
             await send(
                 {
                     "type": "http.response.start",

@@ -10,7 +10,8 @@ is the legacy wire format byte for byte.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
 import anyio
 import httpx
@@ -51,10 +52,6 @@ def error_frame(message: str) -> ServerSentEvent:
     return frame({"error": True, "message": message})
 
 
-def legacy_message(failure: UpstreamFailure, settings: Settings) -> str:
-    return to_legacy_error(failure, settings.openrouter_api_key.get_secret_value()).message
-
-
 async def upstream_events(resp: httpx.Response, clock: StreamClock) -> AsyncIterator[SSEEvent]:
     """Data events of the upstream stream, under the clock's deadlines."""
     decoder = SSEDecoder()
@@ -81,24 +78,34 @@ async def upstream_events(resp: httpx.Response, clock: StreamClock) -> AsyncIter
                 yield item
 
 
-async def legacy_relay(
-    upstream: UpstreamClient, body: dict[str, object], shutdown: ShutdownCoordinator
+class StreamTranslator(Protocol):
+    """What a surface makes of the upstream stream's chunks, end and failures."""
+
+    def chunk(self, chunk: dict[str, Any], raw: str) -> list[ServerSentEvent]: ...
+    def done(self) -> list[ServerSentEvent]: ...
+    def fault(self, message: str) -> ServerSentEvent: ...
+    def failure(self, failure: UpstreamFailure) -> ServerSentEvent: ...
+
+
+async def relay(
+    open_upstream: Callable[[], Awaitable[httpx.Response]],
+    clock: StreamClock,
+    shutdown: ShutdownCoordinator,
+    translator: StreamTranslator,
 ) -> AsyncIterator[ServerSentEvent]:
-    settings = upstream.settings
-    clock = StreamClock(settings, shutdown)
+    """The one relay loop both surfaces use; only the translator differs."""
     shutdown.track(clock)
     resp: httpx.Response | None = None
     try:
         try:
             async with asyncio.timeout_at(clock.deadline()):
-                resp = await upstream.open_stream("chat/completions", body)
+                resp = await open_upstream()
         except TimeoutError:
-            yield error_frame(clock.expired_reason())
+            yield translator.fault(clock.expired_reason())
             return
         except UpstreamFailure as failure:
-            yield error_frame(legacy_message(failure, settings))
+            yield translator.failure(failure)
             return
-        state = LegacyStreamState()
         done = False
         async for event in upstream_events(resp, clock):
             if event.data == DONE:
@@ -111,23 +118,56 @@ async def legacy_relay(
             if not isinstance(chunk, dict):
                 raise StreamFault(MALFORMED)
             if chunk.get("error"):
-                yield error_frame(
-                    legacy_message(UpstreamFailure("inband", payload=chunk), settings)
-                )
+                # Any data event with a truthy `error` is terminal (upstream contract §4.7).
+                yield translator.failure(UpstreamFailure("inband", payload=chunk))
                 return
-            for obj in state.on_chunk(chunk):
-                yield frame(obj)
+            for out in translator.chunk(chunk, event.data):
+                yield out
         if not done:
             raise StreamFault(TERMINATED)
-        for obj in state.finish():
-            yield frame(obj)
+        for out in translator.done():
+            yield out
     except StreamFault as fault:
-        yield error_frame(fault.message)
+        yield translator.fault(fault.message)
     finally:
         shutdown.forget(clock)
         if resp is not None:
             with anyio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
                 await resp.aclose()
+
+
+class LegacyTranslator:
+    """The legacy events (§4f): chunk, tokenUsage, tool_calls, annotations, done; errors as
+    `{"error":true,"message":…}` and no done."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._state = LegacyStreamState()
+        self._secret = settings.openrouter_api_key.get_secret_value()
+
+    def chunk(self, chunk: dict[str, Any], raw: str) -> list[ServerSentEvent]:  # noqa: ARG002
+        return [frame(obj) for obj in self._state.on_chunk(chunk)]
+
+    def done(self) -> list[ServerSentEvent]:
+        return [frame(obj) for obj in self._state.finish()]
+
+    def fault(self, message: str) -> ServerSentEvent:
+        return error_frame(message)
+
+    def failure(self, failure: UpstreamFailure) -> ServerSentEvent:
+        return error_frame(to_legacy_error(failure, self._secret).message)
+
+
+def legacy_relay(
+    upstream: UpstreamClient, body: dict[str, object], shutdown: ShutdownCoordinator
+) -> AsyncIterator[ServerSentEvent]:
+    """The legacy stream: the upstream is opened inside, so even its refusal is an event."""
+    clock = StreamClock(upstream.settings, shutdown)
+    return relay(
+        lambda: upstream.open_stream("chat/completions", body),
+        clock,
+        shutdown,
+        LegacyTranslator(upstream.settings),
+    )
 
 
 class GatewayEventSource(EventSourceResponse):
@@ -144,10 +184,18 @@ class GatewayEventSource(EventSourceResponse):
             log.warning("dropped a stream whose reader stalled for %ss", self.send_timeout)
 
 
-def sse_response(events: AsyncIterator[ServerSentEvent], settings: Settings) -> EventSourceResponse:
+def sse_response(
+    events: AsyncIterator[ServerSentEvent],
+    settings: Settings,
+    headers: dict[str, str] | None = None,
+) -> EventSourceResponse:
     return GatewayEventSource(
         events,
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            **(headers or {}),
+        },
         ping=settings.sse_ping_s,
         ping_message_factory=lambda: PING,
         sep="\n",

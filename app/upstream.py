@@ -129,6 +129,13 @@ class UpstreamClient:
         self, path: str, body: Json, *, timeout_s: float | None = None
     ) -> tuple[Json, httpx.Headers]:
         """POST `body`, retrying 408/429/5xx and connection failures; return the parsed answer."""
+        payload, _content, headers = await self.send(path, body, timeout_s=timeout_s)
+        return payload, headers
+
+    async def send(
+        self, path: str, body: Json, *, timeout_s: float | None = None
+    ) -> tuple[Json, bytes, httpx.Headers]:
+        """`send_json`, also returning the answer's bytes (keep-alive whitespace stripped)."""
         try:
             async with asyncio.timeout(timeout_s or self.settings.upstream_total_timeout_s):
                 resp = await self._send(path, orjson.dumps(body), stream=False)
@@ -137,7 +144,7 @@ class UpstreamClient:
         payload = _parse(resp.content)
         if resp.status_code >= 300 or not isinstance(payload, dict) or payload.get("error"):
             raise _failure(resp, payload)
-        return payload, resp.headers
+        return payload, resp.content.lstrip(), resp.headers
 
     async def get_json(self, path: str, params: dict[str, str] | None = None) -> Json:
         """One GET (catalog reads: their callers serve a cached copy rather than retry)."""

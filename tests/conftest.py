@@ -17,9 +17,14 @@ def mock() -> Iterator[MockProcess]:
         yield process
 
 
+# The contract's transcripts carry https://ex.com asset URLs that must reach the upstream
+# unchanged; the shared gateway allows that host (the inline fetcher has its own tests).
+CONTRACT_ASSETS = {"ASSET_POLICY": "allowlist", "OPENROUTER_ALLOWED_REMOTE_ASSET_HOSTS": "ex.com"}
+
+
 @pytest.fixture(scope="session")
 def gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
-    with GatewayProcess(mock.base_url) as process:
+    with GatewayProcess(mock.base_url, **CONTRACT_ASSETS) as process:
         yield process
 
 

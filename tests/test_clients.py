@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,21 @@ CLIENTS = Path(__file__).parent / "clients"
 NODE_TIMEOUT_S = 120
 
 
-@pytest.mark.parametrize("script", ["legacy_sdk.test.mjs"])
-def test_js_client(script: str, gateway: GatewayProcess, mock: MockProcess) -> None:
+@pytest.fixture(scope="module")
+def policy_gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
+    env = {"ALLOWED_MODELS": "mock/*,openai/*", "MAX_COMPLETION_TOKENS": "1000"}
+    with GatewayProcess(mock.base_url, **env) as process:
+        yield process
+
+
+@pytest.mark.parametrize("script", ["legacy_sdk.test.mjs", "openai_sdk.test.mjs"])
+def test_js_client(
+    script: str, gateway: GatewayProcess, policy_gateway: GatewayProcess, mock: MockProcess
+) -> None:
     env = {
         **os.environ,
         "GATEWAY_URL": gateway.url,
+        "POLICY_GATEWAY_URL": policy_gateway.url,
         "MOCK_URL": mock.root_url,
         "USER_TOKEN": make_token("user-42"),
         "EXPIRED_TOKEN": make_token("user-42", expires_in=-60),

@@ -10,10 +10,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import PrincipalDep
-from app.deps import SettingsDep, ShutdownDep, UpstreamDep
+from app.deps import AssetsDep, SettingsDep, ShutdownDep, UpstreamDep
 from app.errors import InvalidInputError
-from app.policy import check_prompt_limits
-from app.routers.common import LEGACY_ERRORS, call_upstream, json_response, read_legacy
+from app.policy import PolicyError, apply_policy
+from app.routers.common import (
+    LEGACY_ERRORS,
+    call_upstream,
+    json_response,
+    legacy_refusal,
+    read_legacy,
+)
 from app.schemas.legacy import ChatCompletionRequest
 from app.streaming import error_frame, legacy_relay, sse_response
 from app.translate import from_upstream_chat, to_upstream_chat
@@ -31,24 +37,31 @@ async def single_event(event: ServerSentEvent) -> AsyncIterator[ServerSentEvent]
 @router.post("/chat/completion", responses=LEGACY_ERRORS)
 async def create_chat_completion(
     request: Request,
-    _principal: PrincipalDep,
+    principal: PrincipalDep,
     settings: SettingsDep,
     upstream: UpstreamDep,
     shutdown: ShutdownDep,
+    assets: AssetsDep,
 ) -> Response:
     """Chat completion in the legacy camelCase schema."""
     chat = await read_legacy(request, ChatCompletionRequest, settings)
-    check_prompt_limits(chat.messages, settings)
     if settings.log_prompts:
         log.info("prompt: %s", orjson.dumps(chat.model_dump(by_alias=True)).decode())
-    if chat.stream:
-        try:
-            stream_body = to_upstream_chat(chat, max_tokens_cap=settings.max_completion_tokens)
-        except InvalidInputError as err:
-            # Past validation the legacy route had committed to SSE: errors are events.
+    try:
+        body = to_upstream_chat(chat, max_tokens_cap=settings.max_completion_tokens)
+        await apply_policy(
+            body, user_id=principal.id, settings=settings, assets=assets, surface="legacy"
+        )
+    except (InvalidInputError, PolicyError) as err:
+        # Past validation the legacy stream route had committed to SSE: a missing tool_call_id
+        # or a model that is not enabled are events there. Our own limits and the asset policy
+        # answer before the stream, like validation.
+        event_rules = ("model",)
+        if chat.stream and (isinstance(err, InvalidInputError) or err.rule in event_rules):
             return sse_response(single_event(error_frame(err.message)), settings)
-        return sse_response(legacy_relay(upstream, stream_body, shutdown), settings)
-    body = to_upstream_chat(chat, max_tokens_cap=settings.max_completion_tokens)
+        raise legacy_refusal(err) if isinstance(err, PolicyError) else err from None
+    if chat.stream:
+        return sse_response(legacy_relay(upstream, body, shutdown), settings)
     answer, headers = await call_upstream(upstream, "chat/completions", body)
     try:
         check_choices(answer)

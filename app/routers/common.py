@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.config import Settings
-from app.errors import JSON_MEDIA_TYPE
+from app.errors import JSON_MEDIA_TYPE, GatewayError, InvalidInputError
+from app.policy import PolicyError
 from app.schemas.body import M, parse_body
 from app.upstream import UpstreamClient, UpstreamFailure
 from app.upstream_errors import to_legacy_error
@@ -49,3 +50,10 @@ async def call_upstream(
 
 def json_response(obj: object, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(obj), media_type=JSON_MEDIA_TYPE, headers=headers)
+
+
+def legacy_refusal(err: PolicyError) -> GatewayError:
+    """A policy refusal in the legacy envelope; a refused model reads as [IF-legacy] did (§9)."""
+    if err.rule == "model":
+        return GatewayError(err.message, status_code=400, code="AI_INVALID_MODEL")
+    return InvalidInputError(err.message, next_actions=err.next_actions)

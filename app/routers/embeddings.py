@@ -7,7 +7,14 @@ from starlette.responses import Response
 from app.auth import PrincipalDep
 from app.deps import SettingsDep, UpstreamDep
 from app.errors import UpstreamError
-from app.routers.common import LEGACY_ERRORS, call_upstream, json_response, read_legacy
+from app.policy import PolicyError, check_models
+from app.routers.common import (
+    LEGACY_ERRORS,
+    call_upstream,
+    json_response,
+    legacy_refusal,
+    read_legacy,
+)
 from app.schemas.legacy import EmbeddingsRequest
 from app.translate_media import from_upstream_embeddings, to_upstream_embeddings
 
@@ -20,6 +27,10 @@ async def create_embeddings(
 ) -> Response:
     """Embed a string or a list of strings."""
     embeddings = await read_legacy(request, EmbeddingsRequest, settings)
+    try:
+        check_models({"model": embeddings.model}, settings)
+    except PolicyError as err:
+        raise legacy_refusal(err) from err
     answer, headers = await call_upstream(
         upstream, "embeddings", to_upstream_embeddings(embeddings)
     )

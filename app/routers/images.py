@@ -5,8 +5,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import PrincipalDep
-from app.deps import SettingsDep, UpstreamDep
-from app.routers.common import LEGACY_ERRORS, call_upstream, json_response, read_legacy
+from app.deps import AssetsDep, SettingsDep, UpstreamDep
+from app.policy import PolicyError, apply_policy
+from app.routers.common import (
+    LEGACY_ERRORS,
+    call_upstream,
+    json_response,
+    legacy_refusal,
+    read_legacy,
+)
 from app.schemas.legacy import ImageGenerationRequest
 from app.translate_media import from_upstream_image, to_upstream_image
 
@@ -15,11 +22,21 @@ router = APIRouter(prefix="/api/ai", tags=["legacy"])
 
 @router.post("/image/generation", responses=LEGACY_ERRORS)
 async def create_image(
-    request: Request, _principal: PrincipalDep, settings: SettingsDep, upstream: UpstreamDep
+    request: Request,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    upstream: UpstreamDep,
+    assets: AssetsDep,
 ) -> Response:
     """Generate images; the answer collects every choice's images."""
     image = await read_legacy(request, ImageGenerationRequest, settings)
     body = to_upstream_image(image)
+    try:
+        await apply_policy(
+            body, user_id=principal.id, settings=settings, assets=assets, surface="legacy"
+        )
+    except PolicyError as err:
+        raise legacy_refusal(err) from err
     answer, headers = await call_upstream(
         upstream, "chat/completions", body, timeout_s=settings.image_upstream_timeout_s
     )

@@ -1,0 +1,283 @@
+"""The one policy every asset URL in a request (image URLs, PDF `file_data`) goes through.
+
+ASSET_POLICY=inline (default) fetches http(s) assets here and sends OpenRouter a data: URL, so
+no caller-chosen URL reaches the upstream; `allowlist` passes URLs of listed hosts unchanged;
+`reject` accepts data: URLs only. The SSRF-safe fetch primitives live in asset_fetch.py.
+
+Deliberate choices:
+- The https-only and no-credentials rules apply in allowlist mode too: ASSET_ALLOW_HTTP reads
+  as "http asset URLs are acceptable", whoever fetches them.
+- `*.example.com` in OPENROUTER_ALLOWED_REMOTE_ASSET_HOSTS matches subdomains, not
+  `example.com` itself (list both to allow both), as certificate wildcards do.
+- A data: URL must have a media type and, when marked base64, valid padded base64; its media
+  type is not checked against the kind (that is the model's concern, as the legacy API had it).
+- Fetched bytes must sniff as a png/jpeg/gif/webp image (kind "image") or a PDF (kind "file").
+  A missing or generic (`application/octet-stream`) Content-Type counts as undeclared; any
+  other that names a different type than the bytes is refused. The data: URL uses the
+  sniffed type.
+- Refusals are logged at INFO with the host and the caller's message, which shows at most
+  scheme, host and port: paths and query strings may carry tokens.
+"""
+
+import asyncio
+import base64
+import ipaddress
+import logging
+import re
+
+import aiohttp
+from yarl import URL
+
+from app.asset_fetch import (
+    PIN,
+    REDIRECT_STATUSES,
+    WEB_PORTS,
+    AssetError,
+    AssetKind,
+    HostResolver,
+    IPAddress,
+    IPNetwork,
+    Pin,
+    check_http_url,
+    is_public,
+    new_session,
+    origin,
+    parse_http_url,
+    parse_ipv4_host,
+    read_capped,
+    resolve_with_getaddrinfo,
+)
+from app.config import Settings
+
+__all__ = ["AssetError", "AssetKind", "AssetResolver"]
+
+logger = logging.getLogger(__name__)
+
+_DATA_URL_HEAD = re.compile(
+    r"data:[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+"
+    r"(?:;[a-z0-9!#$&^_.+-]+=[a-z0-9!#$&^_.+%-]+)*(?P<b64>;base64)?,",
+    re.IGNORECASE,
+)
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_URL_PAYLOAD = re.compile(r"[^\x00-\x20\x7f]+")  # percent-encoded text: no raw spaces or controls
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,15}")
+
+
+def check_data_url(url: str) -> None:
+    head = _DATA_URL_HEAD.match(url)
+    start = head.end() if head else len(url)  # payloads run to megabytes: match in place
+    if head and head["b64"]:
+        # Unpadded base64 passes (the legacy contract forwards `;base64,AAA`); 4n+1 never decodes.
+        payload = _BASE64 if (len(url) - start) % 4 != 1 else None
+    else:
+        payload = _URL_PAYLOAD
+    if start == len(url) or payload is None or payload.fullmatch(url, start) is None:
+        raise AssetError("Malformed data: URL (expected data:<mime>[;base64],<payload>)")
+
+
+def host_allowed(host: str, entries: list[str]) -> bool:
+    host = host.rstrip(".")
+    for entry in entries:
+        entry = entry.strip().lower().rstrip(".")
+        if entry.startswith("*."):
+            if host.endswith(entry[1:]):
+                return True
+        elif entry and host == entry:
+            return True
+    return False
+
+
+_KIND_TYPES = {
+    "image": ("image/png", "image/jpeg", "image/gif", "image/webp"),
+    "file": ("application/pdf",),
+}
+_NOT_KIND = {
+    "image": "Remote asset refused: content is not a png, jpeg, gif or webp image",
+    "file": "Remote asset refused: content is not a PDF",
+}
+_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
+_UNDECLARED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+
+
+def sniff(body: bytes) -> str | None:
+    """The media type the leading bytes (magic numbers) show, if it is one we accept."""
+    if body.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if body.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if body.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if body.startswith(b"RIFF") and body[8:12] == b"WEBP":
+        return "image/webp"
+    if body.startswith(b"%PDF-"):
+        return "application/pdf"
+    return None
+
+
+def sniffed_mime(body: bytes, kind: AssetKind, declared: str | None, host: str | None) -> str:
+    """The sniffed type, if it suits the kind and does not contradict the declared type."""
+    mime = sniff(body)
+    if mime is None or mime not in _KIND_TYPES[kind]:
+        raise AssetError(_NOT_KIND[kind], host=host)
+    declared_type = (declared or "").partition(";")[0].strip().lower()
+    if _TYPE_ALIASES.get(declared_type, declared_type) not in (_UNDECLARED | {mime}):
+        raise AssetError(
+            f"Remote asset refused: the declared Content-Type does not match the content ({mime})",
+            host=host,
+        )
+    return mime
+
+
+class AssetResolver:
+    """Applies ASSET_POLICY to asset URLs; one lazily created aiohttp session per resolver."""
+
+    def __init__(self, settings: Settings, *, resolve_host: HostResolver | None = None) -> None:
+        self._settings = settings
+        self._resolve_host = resolve_host or resolve_with_getaddrinfo
+        # strict=False: "10.1.2.3/8" plainly means the /8, so accept it rather than fail start-up.
+        self._trusted: tuple[IPNetwork, ...] = tuple(
+            ipaddress.ip_network(cidr, strict=False) for cidr in settings.asset_trusted_networks
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    async def resolve(self, url: str, kind: AssetKind) -> str:
+        """The URL to send upstream: unchanged (data:, or allowlisted), or a data: URL of the
+        fetched bytes. Raises AssetError."""
+        try:
+            return await self._resolve(url, kind)
+        except AssetError as err:
+            # The message shows at most scheme, host and port; never the path or query.
+            logger.info(
+                "asset refused: host=%s policy=%s: %s",
+                err.host or "-",
+                self._settings.asset_policy,
+                err.message,
+            )
+            raise
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _resolve(self, url: str, kind: AssetKind) -> str:
+        scheme = url.partition(":")[0].lower() if ":" in url else ""
+        if scheme == "data":
+            check_data_url(url)
+            return url
+        if scheme not in ("http", "https"):
+            shown = f"'{scheme}'" if _SCHEME.fullmatch(scheme) else "of this URL"
+            raise AssetError(
+                f"Asset URL refused: scheme {shown} is not supported (use https or a data: URL)"
+            )
+        if self._settings.asset_policy == "reject":
+            raise AssetError(
+                "Remote asset URLs are not accepted (ASSET_POLICY=reject); "
+                "send the content as a data: URL"
+            )
+        parsed = parse_http_url(url, allow_http=self._settings.asset_allow_http)
+        if self._settings.asset_policy == "allowlist":
+            host = parsed.raw_host or ""
+            if not host_allowed(host, self._settings.openrouter_allowed_remote_asset_hosts):
+                raise AssetError(
+                    f"Remote asset host '{host}' is not allowed (ASSET_POLICY=allowlist; "
+                    "see OPENROUTER_ALLOWED_REMOTE_ASSET_HOSTS)",
+                    host=host,
+                )
+            return url
+        return await self._fetch(parsed, kind)
+
+    async def _fetch(self, url: URL, kind: AssetKind) -> str:
+        limit_s = self._settings.asset_fetch_timeout_s
+        try:
+            async with asyncio.timeout(limit_s):
+                body, declared = await self._follow(url, kind)
+        except TimeoutError:
+            raise AssetError(
+                f"Remote asset fetch timed out (limit {limit_s:g} s, ASSET_FETCH_TIMEOUT_S)",
+                host=url.raw_host,
+            ) from None
+        mime = sniffed_mime(body, kind, declared, url.raw_host)
+        return f"data:{mime};base64,{base64.b64encode(body).decode('ascii')}"
+
+    async def _follow(self, url: URL, kind: AssetKind) -> tuple[bytes, str | None]:
+        """GET the URL, following up to ASSET_MAX_REDIRECTS hops, each checked from scratch."""
+        if self._session is None:
+            self._session = new_session(self._settings.asset_fetch_timeout_s)
+        accept = (
+            "image/png,image/jpeg,image/gif,image/webp" if kind == "image" else "application/pdf"
+        )
+        for _hop in range(self._settings.asset_max_redirects + 1):
+            target, pin = await self._check_target(url)
+            token = PIN.set(pin)
+            try:
+                async with self._session.get(
+                    target, allow_redirects=False, headers={"Accept": accept}
+                ) as resp:
+                    if resp.status in REDIRECT_STATUSES and "Location" in resp.headers:
+                        url = parse_http_url(
+                            resp.headers["Location"],
+                            allow_http=self._settings.asset_allow_http,
+                            base=url,
+                        )
+                        continue
+                    if not 200 <= resp.status < 300:
+                        raise AssetError(
+                            f"Remote asset fetch failed: HTTP {resp.status} from {origin(url)}",
+                            host=url.raw_host,
+                        )
+                    body = await read_capped(resp, self._settings.asset_max_bytes)
+                    return body, resp.headers.get("Content-Type")
+            except (aiohttp.ClientError, OSError, ValueError):
+                raise AssetError(
+                    f"Remote asset fetch failed: could not fetch {origin(url)}", host=url.raw_host
+                ) from None
+            finally:
+                PIN.reset(token)
+        raise AssetError(
+            "Remote asset refused: too many redirects "
+            f"(limit {self._settings.asset_max_redirects}, ASSET_MAX_REDIRECTS)",
+            host=url.raw_host,
+        )
+
+    async def _check_target(self, url: URL) -> tuple[URL, Pin | None]:
+        """Resolve once and check every address; returns what to request and the pin for it."""
+        host = check_http_url(url, allow_http=self._settings.asset_allow_http)
+        port = url.port or 443
+        try:
+            literal: IPAddress | None = (
+                ipaddress.IPv6Address(host) if ":" in host else parse_ipv4_host(host)
+            )
+        except ValueError:
+            raise AssetError("Remote asset refused: malformed URL", host=host) from None
+        if literal is not None:
+            addresses: list[IPAddress] = [literal]
+        else:
+            addresses = await self._lookup(host, port)
+        if not all(self._trusted_address(a) or is_public(a) for a in addresses):
+            raise AssetError(
+                f"Remote asset refused: {origin(url)} resolves to a non-public address", host=host
+            )
+        if port not in WEB_PORTS and not all(self._trusted_address(a) for a in addresses):
+            raise AssetError(
+                f"Remote asset refused: port {port} is not allowed (only 80 and 443)", host=host
+            )
+        if literal is not None:
+            # Request the canonical spelling so nothing downstream re-reads "0x7f.1" or "127.1".
+            return url.with_host(str(literal)), None
+        return url, Pin(host, tuple(str(a) for a in addresses))
+
+    async def _lookup(self, host: str, port: int) -> list[IPAddress]:
+        try:
+            answers = await self._resolve_host(host, port)
+            # An IPv6 zone ("%eth0") does not change which address it is.
+            addresses = [ipaddress.ip_address(a.partition("%")[0]) for a in answers]
+        except (OSError, UnicodeError, ValueError):
+            addresses = []
+        if not addresses:
+            raise AssetError(f"Remote asset refused: could not resolve host '{host}'", host=host)
+        return addresses
+
+    def _trusted_address(self, addr: IPAddress) -> bool:
+        mapped = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
+        return any(addr in net or (mapped is not None and mapped in net) for net in self._trusted)

@@ -1,0 +1,46 @@
+"""How `/api/v1/*` shows an upstream failure: OpenAI's envelope, with the right status.
+
+Unlike the legacy surface, an upstream 401/403 becomes a 502: it is the gateway's key that was
+refused, and showing it as the caller's own auth failure would send the caller's SDK chasing
+the wrong credential. Everything else keeps the upstream status and message (with the key
+scrubbed), so callers can fix a bad request; `Retry-After` is passed on.
+"""
+
+from typing import Any
+
+from app.errors import UpstreamError
+from app.upstream import UpstreamFailure
+from app.upstream_errors import MAX_MESSAGE_CHARS, inband_status
+
+
+def _error_object(payload: object) -> Any:
+    return payload.get("error") if isinstance(payload, dict) else None
+
+
+def to_openai_error(failure: UpstreamFailure, secret: str) -> UpstreamError:
+    if failure.kind == "connect":
+        return UpstreamError("Could not reach the AI provider.", code="upstream_unavailable")
+    if failure.kind == "timeout":
+        return UpstreamError(
+            "The AI provider did not answer in time.", status_code=504, code="upstream_timeout"
+        )
+    if failure.kind == "invalid":
+        return UpstreamError("The AI provider sent an invalid response.", code="upstream_invalid")
+    status = inband_status(failure.payload) if failure.kind == "inband" else failure.status or 502
+    error = _error_object(failure.payload)
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str) or not message:
+        message = failure.text.strip()[:MAX_MESSAGE_CHARS] or f"The AI provider answered {status}."
+    message = message[:MAX_MESSAGE_CHARS].replace(secret, "[redacted]") if secret else message
+    raw_code = error.get("code") if isinstance(error, dict) else None
+    code = str(raw_code) if raw_code is not None else f"upstream_{status}"
+    headers = {"Retry-After": v} if (v := failure.headers.get("retry-after")) else None
+    if status in (401, 403):
+        return UpstreamError(
+            f"The AI provider refused the gateway's request: {message}",
+            status_code=502,
+            code="upstream_auth",
+        )
+    return UpstreamError(
+        message, status_code=status if 400 <= status <= 599 else 502, code=code, headers=headers
+    )
