@@ -91,3 +91,14 @@ class GatewayProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def open_raw_stream(gateway: GatewayProcess, path: str, body: bytes, token: str) -> socket.socket:
+    """POST over a bare socket, so a test can stop reading or hang up at a moment it picks."""
+    sock = socket.create_connection(("127.0.0.1", gateway.port))
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + body)
+    return sock

@@ -14,7 +14,7 @@ import pytest
 from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl, data_payloads
 from tests.factories import make_token
-from tests.procs import GatewayProcess
+from tests.procs import GatewayProcess, open_raw_stream
 
 PATH = "/api/ai/chat/completion"
 DEADLINES = {
@@ -123,16 +123,8 @@ def test_pings_during_silence(tight: httpx.Client) -> None:
 
 
 def _open_stream(gateway: GatewayProcess, model: str) -> socket.socket:
-    body = orjson.dumps(
-        {"model": model, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
-    )
-    sock = socket.create_connection(("127.0.0.1", gateway.port))
-    head = (
-        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {make_token()}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    sock.sendall(head.encode() + body)
-    return sock
+    body = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    return open_raw_stream(gateway, PATH, orjson.dumps(body), make_token())
 
 
 @pytest.mark.parametrize("moment", ["before_first_token", "after_first_token"])
