@@ -8,6 +8,8 @@ refused on AI routes unless AI_ALLOW_ANON is set, because the anon key ships in 
 """
 
 import hmac
+import time
+from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends
@@ -17,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 
 from app.config import Settings
-from app.deps import SettingsDep
+from app.deps import gateway_of
 from app.errors import AuthError, ForbiddenError
 
 CHECK_TOKEN = "Check the token is valid or login to get a new token."
@@ -47,8 +49,29 @@ def _same(given: str, expected: str | None) -> bool:
     return expected is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
+# Verified tokens, so a session's later requests skip the HMAC and JSON work (a large share of
+# a request's CPU). Keyed by secret and token; an entry is used only while its `exp` holds.
+VERIFIED_CACHE_SIZE = 10_000
+_verified: OrderedDict[tuple[str, str], tuple[Principal, float]] = OrderedDict()
+
+
 def verify_token(token: str, settings: Settings) -> Principal:
     """Decode an InsForge session JWT (HS256, `exp` enforced when present, `sub` required)."""
+    key = (settings.jwt_secret.get_secret_value(), token)
+    hit = _verified.get(key)
+    if hit is not None and time.time() < hit[1]:
+        _verified.move_to_end(key)
+        return hit[0]
+    principal, expires = _decode(token, settings)
+    if expires is not None:
+        _verified[key] = (principal, expires)
+        if len(_verified) > VERIFIED_CACHE_SIZE:
+            _verified.popitem(last=False)
+    return principal
+
+
+def _decode(token: str, settings: Settings) -> tuple[Principal, float | None]:
+    """The principal, and until when it may be cached (None: do not cache)."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -66,7 +89,17 @@ def verify_token(token: str, settings: Settings) -> Principal:
         raise AuthError("Invalid token")
     email = claims.get("email")
     kind: Kind = "admin" if role == "project_admin" else "anon" if role == "anon" else "user"
-    return Principal(id=sub, role=role, kind=kind, email=email if isinstance(email, str) else None)
+    principal = Principal(
+        id=sub, role=role, kind=kind, email=email if isinstance(email, str) else None
+    )
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and time.time() >= exp:
+        # python-jose compares whole seconds; RFC 7519 refuses a token from its `exp` on.
+        raise AuthError("Invalid token")
+    if "nbf" in claims:
+        return principal, None  # valid only from some moment on: not worth caching
+    expires = float(exp) if isinstance(exp, int | float) else float("inf")
+    return principal, expires
 
 
 def authenticate(request: Request, settings: Settings) -> Principal:
@@ -92,11 +125,12 @@ def authenticate(request: Request, settings: Settings) -> Principal:
     return verify_token(bearer, settings)
 
 
-async def require_principal(request: Request, settings: SettingsDep) -> Principal:
+async def require_principal(request: Request) -> Principal:
     """Any caller the AI routes accept; anonymous ones only when the operator allows it.
 
     `async` so FastAPI runs it on the event loop, not in a worker thread (a costly hop).
     """
+    settings = gateway_of(request).settings
     principal = authenticate(request, settings)
     if principal.kind == "anon" and not settings.ai_allow_anon:
         raise ForbiddenError(
@@ -108,8 +142,9 @@ async def require_principal(request: Request, settings: SettingsDep) -> Principa
     return principal
 
 
-async def require_admin(request: Request, settings: SettingsDep) -> Principal:
+async def require_admin(request: Request) -> Principal:
     """The admin API key or a `project_admin` JWT, answered as the legacy `verifyAdmin` did."""
+    settings = gateway_of(request).settings
     bearer = _bearer(request)
     if request.headers.get("x-api-key") is None and (
         bearer is None or not bearer.startswith("ik_")

@@ -1,9 +1,12 @@
-"""Resources reach handlers only through these small request-state readers.
+"""Resources reach handlers only through one small request-state reader.
 
-The lifespan yields a `State`; Starlette copies it onto every request's `state`. Tests override
-the readers (or build the app with their own settings) rather than patching globals.
+The lifespan builds a `Gateway` (settings and the shared clients) and yields it in its `State`;
+Starlette copies that onto every request's `state`. One dependency hands it to handlers: FastAPI
+spends real CPU per dependency on every request, so resources travel together rather than as
+five separate readers. Tests build the app with their own settings rather than patching globals.
 """
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, TypedDict, cast
 
 from fastapi import Depends
@@ -18,7 +21,8 @@ if TYPE_CHECKING:
     from app.upstream import UpstreamClient
 
 
-class State(TypedDict):
+@dataclass(frozen=True, slots=True)
+class Gateway:
     settings: Settings
     upstream: "UpstreamClient"
     shutdown: "ShutdownCoordinator"
@@ -26,28 +30,16 @@ class State(TypedDict):
     assets: "AssetResolver"
 
 
-async def get_settings_dep(request: Request) -> Settings:
-    return cast(Settings, request.state.settings)
+class State(TypedDict):
+    gateway: Gateway
 
 
-async def get_upstream(request: Request) -> "UpstreamClient":
-    return cast("UpstreamClient", request.state.upstream)
+def gateway_of(request: Request) -> Gateway:
+    return cast(Gateway, request.state.gateway)
 
 
-async def get_shutdown(request: Request) -> "ShutdownCoordinator":
-    return cast("ShutdownCoordinator", request.state.shutdown)
+async def get_gateway(request: Request) -> Gateway:
+    return gateway_of(request)
 
 
-async def get_catalog(request: Request) -> "ModelCatalog":
-    return cast("ModelCatalog", request.state.catalog)
-
-
-async def get_assets(request: Request) -> "AssetResolver":
-    return cast("AssetResolver", request.state.assets)
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-UpstreamDep = Annotated["UpstreamClient", Depends(get_upstream)]
-ShutdownDep = Annotated["ShutdownCoordinator", Depends(get_shutdown)]
-CatalogDep = Annotated["ModelCatalog", Depends(get_catalog)]
-AssetsDep = Annotated["AssetResolver", Depends(get_assets)]
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]

@@ -25,12 +25,12 @@ from starlette.responses import Response
 from app.assets import AssetResolver
 from app.catalog import ModelCatalog
 from app.config import Settings, get_settings
-from app.deps import State
+from app.deps import Gateway, State
 from app.errors import GatewayError, InvalidInputError, error_response, handle_gateway_error
 from app.middleware import BodyLimitMiddleware, PathNormalizeMiddleware, RequestIdMiddleware
 from app.routers import chat, embeddings, health, images, models, openai_api
 from app.stream_clock import ShutdownCoordinator
-from app.upstream import UpstreamClient, build_client
+from app.upstream import UpstreamClient, build_client, build_transport
 
 log = logging.getLogger("app")
 
@@ -71,15 +71,11 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
         assets = AssetResolver(settings)
         try:
-            async with build_client(settings, transport) as client:
-                upstream = UpstreamClient(client, settings)
-                yield {
-                    "settings": settings,
-                    "upstream": upstream,
-                    "shutdown": shutdown,
-                    "catalog": ModelCatalog(upstream, settings.models_cache_ttl_s),
-                    "assets": assets,
-                }
+            upstream_transport = transport or build_transport(settings)
+            async with build_client(settings, upstream_transport) as client:
+                upstream = UpstreamClient(client, settings, upstream_transport)
+                catalog = ModelCatalog(upstream, settings.models_cache_ttl_s)
+                yield {"gateway": Gateway(settings, upstream, shutdown, catalog, assets)}
         finally:
             await assets.aclose()
 

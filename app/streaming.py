@@ -18,7 +18,7 @@ import httpx
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app.config import Settings
 from app.sse_decode import COMMENT, SSEDecoder, SSEEvent
@@ -52,8 +52,14 @@ def error_frame(message: str) -> ServerSentEvent:
     return frame({"error": True, "message": message})
 
 
-async def upstream_events(resp: httpx.Response, clock: StreamClock) -> AsyncIterator[SSEEvent]:
-    """Data events of the upstream stream, under the clock's deadlines."""
+async def upstream_batches(
+    resp: httpx.Response, clock: StreamClock
+) -> AsyncIterator[list[SSEEvent]]:
+    """The upstream's data events, read by read, under the clock's deadlines.
+
+    Events that arrived in one read stay together, so the caller can answer them with one
+    write: a burst costs one send instead of one per event, and nothing waits for it.
+    """
     decoder = SSEDecoder()
     chunks = resp.aiter_bytes()
     while True:
@@ -70,12 +76,29 @@ async def upstream_events(resp: httpx.Response, clock: StreamClock) -> AsyncIter
             raise StreamFault(TERMINATED) from err
         finally:
             clock.current = None
+        batch: list[SSEEvent] = []
         for item in decoder.feed(chunk):
             if item is COMMENT:
                 clock.on_activity(data=False)
             elif isinstance(item, SSEEvent) and item.event == "message":
                 clock.on_activity(data=True)
-                yield item
+                batch.append(item)
+        if batch:
+            yield batch
+
+
+def encode(events: list[ServerSentEvent]) -> bytes:
+    return b"".join(event.encode() for event in events)
+
+
+def parse_chunk(data: str) -> dict[str, Any]:
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise StreamFault(MALFORMED) from None
+    if not isinstance(chunk, dict):
+        raise StreamFault(MALFORMED)
+    return chunk
 
 
 class StreamTranslator(Protocol):
@@ -92,7 +115,7 @@ async def relay(
     clock: StreamClock,
     shutdown: ShutdownCoordinator,
     translator: StreamTranslator,
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[bytes]:
     """The one relay loop both surfaces use; only the translator differs."""
     shutdown.track(clock)
     resp: httpx.Response | None = None
@@ -101,34 +124,39 @@ async def relay(
             async with asyncio.timeout_at(clock.deadline()):
                 resp = await open_upstream()
         except TimeoutError:
-            yield translator.fault(clock.expired_reason())
+            yield translator.fault(clock.expired_reason()).encode()
             return
         except UpstreamFailure as failure:
-            yield translator.failure(failure)
+            yield translator.failure(failure).encode()
             return
         done = False
-        async for event in upstream_events(resp, clock):
-            if event.data == DONE:
-                done = True
-                break
+        async for batch in upstream_batches(resp, clock):
+            out: list[ServerSentEvent] = []
             try:
-                chunk = orjson.loads(event.data)
-            except orjson.JSONDecodeError:
-                raise StreamFault(MALFORMED) from None
-            if not isinstance(chunk, dict):
-                raise StreamFault(MALFORMED)
-            if chunk.get("error"):
-                # Any data event with a truthy `error` is terminal (upstream contract §4.7).
-                yield translator.failure(UpstreamFailure("inband", payload=chunk))
+                for event in batch:
+                    if event.data == DONE:
+                        done = True
+                        break
+                    chunk = parse_chunk(event.data)
+                    if chunk.get("error"):
+                        # Any data event with a truthy `error` is terminal (upstream §4.7).
+                        out.append(translator.failure(UpstreamFailure("inband", payload=chunk)))
+                        yield encode(out)
+                        return
+                    out.extend(translator.chunk(chunk, event.data))
+            except StreamFault as fault:
+                out.append(translator.fault(fault.message))
+                yield encode(out)
                 return
-            for out in translator.chunk(chunk, event.data):
-                yield out
+            if out:
+                yield encode(out)
+            if done:
+                break
         if not done:
             raise StreamFault(TERMINATED)
-        for out in translator.done():
-            yield out
+        yield encode(translator.done())
     except StreamFault as fault:
-        yield translator.fault(fault.message)
+        yield translator.fault(fault.message).encode()
     finally:
         shutdown.forget(clock)
         if resp is not None:
@@ -159,7 +187,7 @@ class LegacyTranslator:
 
 def legacy_relay(
     upstream: UpstreamClient, body: dict[str, object], shutdown: ShutdownCoordinator
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[bytes]:
     """The legacy stream: the upstream is opened inside, so even its refusal is an event."""
     clock = StreamClock(upstream.settings, shutdown)
     return relay(
@@ -183,9 +211,18 @@ class GatewayEventSource(EventSourceResponse):
         except SendTimeoutError:
             log.warning("dropped a stream whose reader stalled for %ss", self.send_timeout)
 
+    async def _send_with_timeout(self, send: Send, message: Message) -> None:
+        # sse-starlette's anyio cancel scope per send was the largest CPU cost of a stream;
+        # asyncio's own timeout gives the same bound for a fraction of it.
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                await send(message)
+        except TimeoutError:
+            raise SendTimeoutError() from None
+
 
 def sse_response(
-    events: AsyncIterator[ServerSentEvent],
+    events: AsyncIterator[bytes] | AsyncIterator[ServerSentEvent],
     settings: Settings,
     headers: dict[str, str] | None = None,
 ) -> EventSourceResponse:

@@ -2,26 +2,30 @@
 
 import asyncio
 import base64
+import time
+from types import SimpleNamespace
 
 import orjson
 import pytest
 from starlette.requests import Request
 
-from app.auth import authenticate, require_principal
+from app.auth import authenticate, require_principal, verify_token
+from app.config import Settings
 from app.errors import GatewayError, legacy_body
 from tests.factories import API_KEY, JWT_SECRET, legacy_anon_jwt, make_settings, make_token
 
 SETTINGS = make_settings()
 
 
-def request_with(headers: dict[str, str]) -> Request:
+def request_with(headers: dict[str, str], settings: Settings = SETTINGS) -> Request:
     raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-    return Request({"type": "http", "method": "POST", "path": "/", "headers": raw})
+    state = {"gateway": SimpleNamespace(settings=settings)}
+    return Request({"type": "http", "method": "POST", "path": "/", "headers": raw, "state": state})
 
 
 def failure(headers: dict[str, str]) -> bytes:
     with pytest.raises(GatewayError) as caught:
-        asyncio.run(require_principal(request_with(headers), SETTINGS))
+        asyncio.run(require_principal(request_with(headers)))
     return legacy_body(caught.value)
 
 
@@ -113,7 +117,7 @@ def test_anonymous_refused_unless_allowed() -> None:
         assert "AI_ALLOW_ANON=true" in body["message"]
         allowed = make_settings(ai_allow_anon=True)
         principal = asyncio.run(
-            require_principal(request_with({"Authorization": f"Bearer {bearer}"}), allowed)
+            require_principal(request_with({"Authorization": f"Bearer {bearer}"}, allowed))
         )
         assert principal.kind == "anon"
 
@@ -123,3 +127,16 @@ def test_keys_without_prefix_in_env_get_it() -> None:
     assert authenticate(request_with({"x-api-key": "ik_plainkey"}), settings).kind == "admin"
     anon = authenticate(request_with({"Authorization": "Bearer anon_plainanon"}), settings)
     assert anon.kind == "anon"
+
+
+def test_cached_verification_still_expires() -> None:
+    token = make_token("u-cache", expires_in=1)
+    assert verify_token(token, SETTINGS).id == "u-cache"
+    assert verify_token(token, SETTINGS).id == "u-cache"  # served from the cache
+    time.sleep(1.1)
+    with pytest.raises(GatewayError) as caught:
+        verify_token(token, SETTINGS)
+    assert caught.value.message == "Invalid token"
+    other = make_settings(jwt_secret="a-different-secret-0123456789")
+    with pytest.raises(GatewayError):
+        verify_token(make_token("u-x"), other)  # a cached entry is per secret

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import PrincipalDep
-from app.deps import AssetsDep, SettingsDep, ShutdownDep, UpstreamDep
+from app.deps import GatewayDep
 from app.errors import InvalidInputError
 from app.policy import PolicyError, apply_policy
 from app.routers.common import (
@@ -38,19 +38,17 @@ async def single_event(event: ServerSentEvent) -> AsyncIterator[ServerSentEvent]
 async def create_chat_completion(
     request: Request,
     principal: PrincipalDep,
-    settings: SettingsDep,
-    upstream: UpstreamDep,
-    shutdown: ShutdownDep,
-    assets: AssetsDep,
+    gateway: GatewayDep,
 ) -> Response:
     """Chat completion in the legacy camelCase schema."""
+    settings, upstream = gateway.settings, gateway.upstream
     chat = await read_legacy(request, ChatCompletionRequest, settings)
     if settings.log_prompts:
         log.info("prompt: %s", orjson.dumps(chat.model_dump(by_alias=True)).decode())
     try:
         body = to_upstream_chat(chat, max_tokens_cap=settings.max_completion_tokens)
         await apply_policy(
-            body, user_id=principal.id, settings=settings, assets=assets, surface="legacy"
+            body, user_id=principal.id, settings=settings, assets=gateway.assets, surface="legacy"
         )
     except (InvalidInputError, PolicyError) as err:
         # Past validation the legacy stream route had committed to SSE: a missing tool_call_id
@@ -61,7 +59,7 @@ async def create_chat_completion(
             return sse_response(single_event(error_frame(err.message)), settings)
         raise legacy_refusal(err) if isinstance(err, PolicyError) else err from None
     if chat.stream:
-        return sse_response(legacy_relay(upstream, body, shutdown), settings)
+        return sse_response(legacy_relay(upstream, body, gateway.shutdown), settings)
     answer, headers = await call_upstream(upstream, "chat/completions", body)
     try:
         check_choices(answer)

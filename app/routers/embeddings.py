@@ -5,7 +5,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import PrincipalDep
-from app.deps import SettingsDep, UpstreamDep
+from app.deps import GatewayDep
 from app.errors import UpstreamError
 from app.policy import PolicyError, check_models
 from app.routers.common import (
@@ -23,9 +23,10 @@ router = APIRouter(prefix="/api/ai", tags=["legacy"])
 
 @router.post("/embeddings", responses=LEGACY_ERRORS)
 async def create_embeddings(
-    request: Request, _principal: PrincipalDep, settings: SettingsDep, upstream: UpstreamDep
+    request: Request, _principal: PrincipalDep, gateway: GatewayDep
 ) -> Response:
     """Embed a string or a list of strings."""
+    settings, upstream = gateway.settings, gateway.upstream
     embeddings = await read_legacy(request, EmbeddingsRequest, settings)
     try:
         check_models({"model": embeddings.model}, settings)

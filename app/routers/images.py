@@ -5,7 +5,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import PrincipalDep
-from app.deps import AssetsDep, SettingsDep, UpstreamDep
+from app.deps import GatewayDep
 from app.policy import PolicyError, apply_policy
 from app.routers.common import (
     LEGACY_ERRORS,
@@ -24,16 +24,15 @@ router = APIRouter(prefix="/api/ai", tags=["legacy"])
 async def create_image(
     request: Request,
     principal: PrincipalDep,
-    settings: SettingsDep,
-    upstream: UpstreamDep,
-    assets: AssetsDep,
+    gateway: GatewayDep,
 ) -> Response:
     """Generate images; the answer collects every choice's images."""
+    settings, upstream = gateway.settings, gateway.upstream
     image = await read_legacy(request, ImageGenerationRequest, settings)
     body = to_upstream_image(image)
     try:
         await apply_policy(
-            body, user_id=principal.id, settings=settings, assets=assets, surface="legacy"
+            body, user_id=principal.id, settings=settings, assets=gateway.assets, surface="legacy"
         )
     except PolicyError as err:
         raise legacy_refusal(err) from err

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from app.auth import AdminDep
-from app.deps import CatalogDep, SettingsDep
+from app.deps import GatewayDep
 from app.errors import JSON_MEDIA_TYPE, InvalidInputError, UpstreamError
 from app.routers.common import json_response
 from app.translate_models import legacy_models
@@ -27,10 +27,10 @@ def mask_key(key: str) -> str:
 
 
 @router.get("/models", responses=ADMIN_ERRORS)
-async def list_models(_admin: AdminDep, catalog: CatalogDep) -> Response:
+async def list_models(_admin: AdminDep, gateway: GatewayDep) -> Response:
     """OpenRouter's catalog in the legacy shape, cached for an hour, stale when upstream fails."""
     try:
-        body = await catalog.derived("legacy", lambda raw: orjson.dumps(legacy_models(raw)))
+        body = await gateway.catalog.derived("legacy", lambda raw: orjson.dumps(legacy_models(raw)))
     except UpstreamFailure as failure:
         raise UpstreamError(
             "The AI model catalog is unavailable right now.", status_code=503
@@ -39,9 +39,9 @@ async def list_models(_admin: AdminDep, catalog: CatalogDep) -> Response:
 
 
 @router.get("/config", responses=ADMIN_ERRORS)
-async def get_config(_admin: AdminDep, settings: SettingsDep) -> Response:
+async def get_config(_admin: AdminDep, gateway: GatewayDep) -> Response:
     """Whether a key is configured, and its masked form."""
-    key = settings.openrouter_api_key.get_secret_value()
+    key = gateway.settings.openrouter_api_key.get_secret_value()
     return json_response(
         {
             "apiKey": {"configured": bool(key), "maskedKey": mask_key(key)},
@@ -51,9 +51,9 @@ async def get_config(_admin: AdminDep, settings: SettingsDep) -> Response:
 
 
 @router.get("/{provider}/api-key", responses=ADMIN_ERRORS)
-async def get_api_key_status(provider: str, _admin: AdminDep, settings: SettingsDep) -> Response:
+async def get_api_key_status(provider: str, _admin: AdminDep, gateway: GatewayDep) -> Response:
     """Masked status only; the legacy route returned the raw key, which this gateway never does."""
     if provider != "openrouter":
         raise InvalidInputError(f"Unsupported AI provider: {provider}")
-    key = settings.openrouter_api_key.get_secret_value()
+    key = gateway.settings.openrouter_api_key.get_secret_value()
     return json_response({"maskedKey": mask_key(key), "configured": bool(key)})

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import PrincipalDep
-from app.deps import AssetsDep, CatalogDep, SettingsDep, ShutdownDep, UpstreamDep
+from app.deps import GatewayDep
 from app.errors import JSON_MEDIA_TYPE, GatewayError, InvalidInputError, UpstreamError
 from app.openai_errors import to_openai_error
 from app.openai_stream import OpenAITranslator
@@ -68,18 +68,16 @@ async def send(
 async def create_chat_completion(
     request: Request,
     principal: PrincipalDep,
-    settings: SettingsDep,
-    upstream: UpstreamDep,
-    shutdown: ShutdownDep,
-    assets: AssetsDep,
+    gateway: GatewayDep,
 ) -> Response:
     """Chat completions, JSON or Server-Sent Events."""
+    settings, upstream, shutdown = gateway.settings, gateway.upstream, gateway.shutdown
     body = parse_object(await request.body())
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         raise InvalidInputError("`messages` must be a non-empty array.", code="invalid_messages")
     try:
         await apply_policy(
-            body, user_id=principal.id, settings=settings, assets=assets, surface="openai"
+            body, user_id=principal.id, settings=settings, assets=gateway.assets, surface="openai"
         )
     except PolicyError as err:
         raise policy_refusal(err) from err
@@ -109,9 +107,10 @@ async def create_chat_completion(
 
 @router.post("/embeddings", responses=OPENAI_ERRORS)
 async def create_embeddings(
-    request: Request, principal: PrincipalDep, settings: SettingsDep, upstream: UpstreamDep
+    request: Request, principal: PrincipalDep, gateway: GatewayDep
 ) -> Response:
     """Embeddings; base64 answers are encoded here from upstream floats."""
+    settings, upstream = gateway.settings, gateway.upstream
     body = parse_object(await request.body())
     try:
         check_models({"model": body.get("model")}, settings)
@@ -133,10 +132,9 @@ async def create_embeddings(
 
 
 @router.get("/models", responses=OPENAI_ERRORS)
-async def list_models(
-    _principal: PrincipalDep, settings: SettingsDep, catalog: CatalogDep
-) -> Response:
+async def list_models(_principal: PrincipalDep, gateway: GatewayDep) -> Response:
     """OpenRouter's catalog, only the models this gateway allows."""
+    settings, catalog = gateway.settings, gateway.catalog
 
     def build(models: list[dict[str, Any]]) -> bytes:
         allowed = [
