@@ -27,7 +27,7 @@ from app.catalog import ModelCatalog
 from app.config import Settings, get_settings
 from app.deps import Gateway, State
 from app.errors import GatewayError, InvalidInputError, error_response, handle_gateway_error
-from app.middleware import BodyLimitMiddleware, PathNormalizeMiddleware, RequestIdMiddleware
+from app.middleware import EdgeMiddleware
 from app.routers import chat, embeddings, health, images, models, openai_api
 from app.stream_clock import ShutdownCoordinator
 from app.upstream import UpstreamClient, build_client, build_transport
@@ -79,9 +79,10 @@ def create_app(
         finally:
             await assets.aclose()
 
-    middleware = [
-        Middleware(RequestIdMiddleware),
-        Middleware(
+    middleware = [Middleware(EdgeMiddleware, max_bytes=settings.max_request_bytes)]
+    if settings.cors_origins:
+        # Only when configured: the CORS layer wraps every send, streamed writes included.
+        cors = Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=True,
@@ -89,10 +90,8 @@ def create_app(
             allow_headers=["*"],
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
-        ),
-        Middleware(PathNormalizeMiddleware),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes),
-    ]
+        )
+        middleware.insert(0, cors)
     app = FastAPI(
         title="ai-gateway",
         version="0.1.0",

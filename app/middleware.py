@@ -1,6 +1,8 @@
-"""Pure-ASGI middleware: request id, path normalisation and the request-body limit.
+"""The edge every HTTP request crosses first: path normalisation, request id, body limit.
 
-Pure ASGI (not BaseHTTPMiddleware) so contextvars survive and streams pass untouched.
+Pure ASGI (not BaseHTTPMiddleware) so contextvars survive and streams pass untouched. The three
+jobs share one layer on purpose: each ASGI layer costs CPU on every request and, through its
+send wrapper, on every streamed write (bench/README.md).
 """
 
 import contextvars
@@ -21,69 +23,23 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SLASHES = re.compile(r"/{2,}")
 
 
-class RequestIdMiddleware:
-    """Echo a sane inbound X-Request-Id or mint one, and expose it to logs."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given = _header(scope, b"x-request-id")
-        request_id = (
-            given if given and _SAFE_ID.match(given) else f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
-        )
-        token = request_id_var.set(request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
-
-
-class PathNormalizeMiddleware:
+def normalize_path(path: str) -> str:
     """Serve `/api/...` whatever the SDK glued in front of it.
 
     The legacy SDK builds stream URLs by string concatenation, so a base URL with a trailing
     slash or a path prefix sends `//api/ai/...` or `/prefix/api/ai/...` (legacy contract §10).
     """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            fixed = _SLASHES.sub("/", path)
-            start = fixed.find("/api/")
-            if start > 0:
-                fixed = fixed[start:]
-            if fixed != path:
-                scope = {**scope, "path": fixed, "raw_path": fixed.encode()}
-        await self.app(scope, receive, send)
+    fixed = _SLASHES.sub("/", path) if "//" in path else path
+    start = fixed.find("/api/")
+    return fixed[start:] if start > 0 else fixed
 
 
-class BodyLimitMiddleware:
-    """Refuse bodies over `max_bytes` before they are read whole.
-
-    A declared Content-Length over the limit is answered at once; a chunked body is counted
-    as it arrives and the read fails with PayloadTooLargeError, which the route's handler renders.
-    """
-
+class EdgeMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
-    def _error(self) -> PayloadTooLargeError:
+    def _too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(
             f"Request body exceeds the limit of {self.max_bytes} bytes.",
             next_actions="Send a smaller request, or raise MAX_REQUEST_BYTES on the gateway.",
@@ -93,27 +49,53 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            err = (
-                self._error()
-                if declared.isdigit()
-                else PayloadTooLargeError("Invalid Content-Length header.", status_code=400)
-            )
-            body = error_body(err, scope["path"])
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": err.status_code,
-                    "headers": [
-                        (b"content-type", b"application/json; charset=utf-8"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
-            return
+        path = normalize_path(scope["path"])
+        if path != scope["path"]:
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        given = declared = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                given = value.decode("latin-1")
+            elif key == b"content-length":
+                declared = value.decode("latin-1")
+        request_id = (
+            given if given and _SAFE_ID.match(given) else f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
+        )
+        id_header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), id_header]
+            await send(message)
+
+        token = request_id_var.set(request_id)
+        try:
+            if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+                await self._refuse(declared, path, send_with_id)
+                return
+            await self.app(scope, self._counted(receive), send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+    async def _refuse(self, declared: str, path: str, send: Send) -> None:
+        """Answer at once: a declared length over the limit is refused before any byte is read."""
+        err = (
+            self._too_large()
+            if declared.isdigit()
+            else PayloadTooLargeError("Invalid Content-Length header.", status_code=400)
+        )
+        body = error_body(err, path)
+        headers = [
+            (b"content-type", b"application/json; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": err.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _counted(self, receive: Receive) -> Receive:
+        """A chunked body is counted as it arrives; the read fails past the limit, and the
+        route's error handler renders that."""
         seen = 0
 
         async def counted_receive() -> Message:
@@ -122,14 +104,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise self._error()
+                    raise self._too_large()
             return message
 
-        await self.app(scope, counted_receive, send)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+        return counted_receive
