@@ -19,7 +19,14 @@ spec="."
 [ "$extra" = "dev" ] && spec=".[dev]"
 stamp=".venv/.installed-$(sha256sum < pyproject.toml | cut -c1-16)-${extra:-run}"
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e "$spec"
+  echo "installing ai-gateway${extra:+ with $extra tools} into .venv" >&2
+  log=$(mktemp)
+  # Quiet unless it fails: build back-ends print warnings that are noise on success.
+  if ! { .venv/bin/python -m pip install --quiet --upgrade pip \
+      && .venv/bin/python -m pip install --quiet -e "$spec"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    exit 1
+  fi
+  rm -f "$log"
   touch "$stamp"
 fi
