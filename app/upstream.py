@@ -148,19 +148,15 @@ class UpstreamClient:
         self._transport = transport
         self._base = settings.openrouter_base_url.rstrip("/") + "/"
         self._urls: dict[str, httpx.URL] = {}
-        common = _headers(settings)
-        self._json_headers = {
-            **common,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "Accept-Encoding": "gzip",
-        }
-        self._stream_headers = {
-            **common,
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream",
-            "Accept-Encoding": "identity",
-        }
+        # Built once: httpx normalises a plain dict on every request, a Headers copy is cheap.
+        host = httpx.URL(self._base).netloc.decode("ascii")
+        common = {**_headers(settings), "Host": host, "Content-Type": "application/json"}
+        self._json_headers = httpx.Headers(
+            {**common, "Accept": "application/json", "Accept-Encoding": "gzip"}
+        )
+        self._stream_headers = httpx.Headers(
+            {**common, "Accept": "text/event-stream", "Accept-Encoding": "identity"}
+        )
         self._timeout = _timeout(settings).as_dict()
 
     def _request(self, path: str, content: bytes, *, stream: bool) -> httpx.Request:
