@@ -28,7 +28,8 @@ from app.config import Settings, get_settings
 from app.deps import Gateway, State
 from app.errors import GatewayError, InvalidInputError, error_response, handle_gateway_error
 from app.middleware import EdgeMiddleware
-from app.routers import chat, embeddings, health, images, models, openai_api
+from app.routers import chat, embeddings, health, images, models, openai_api  # noqa: F401
+from app.routers.common import AI_ROUTES
 from app.stream_clock import ShutdownCoordinator
 from app.upstream import UpstreamClient, build_client, build_transport
 
@@ -107,9 +108,10 @@ def create_app(
     # The server (app/cli.py) starts the shutdown grace from its signal handler.
     app.state.shutdown = shutdown
     app.include_router(health.router)
-    routers = (chat.router, images.router, embeddings.router, models.router, openai_api.router)
-    for router in routers:
-        app.include_router(router)
+    # The AI POST routes first: they carry the traffic (see app/routers/common.py).
+    app.router.routes[0:0] = AI_ROUTES
+    app.include_router(models.router)
+    app.include_router(openai_api.router)
     return app
 
 

@@ -4,17 +4,16 @@ import logging
 from collections.abc import AsyncIterator
 
 import orjson
-from fastapi import APIRouter
 from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.auth import PrincipalDep
-from app.deps import GatewayDep
+from app.auth import Principal
+from app.deps import Gateway
 from app.errors import InvalidInputError
 from app.policy import PolicyError, apply_policy
 from app.routers.common import (
-    LEGACY_ERRORS,
+    ai_route,
     call_upstream,
     json_response,
     legacy_refusal,
@@ -26,7 +25,6 @@ from app.translate import from_upstream_chat, to_upstream_chat
 from app.upstream import UpstreamFailure, check_choices
 from app.upstream_errors import to_legacy_error
 
-router = APIRouter(prefix="/api/ai", tags=["legacy"])
 log = logging.getLogger("app.prompts")
 
 
@@ -34,11 +32,9 @@ async def single_event(event: ServerSentEvent) -> AsyncIterator[ServerSentEvent]
     yield event
 
 
-@router.post("/chat/completion", responses=LEGACY_ERRORS)
+@ai_route("/api/ai/chat/completion")
 async def create_chat_completion(
-    request: Request,
-    principal: PrincipalDep,
-    gateway: GatewayDep,
+    request: Request, principal: Principal, gateway: Gateway
 ) -> Response:
     """Chat completion in the legacy camelCase schema."""
     settings, upstream = gateway.settings, gateway.upstream

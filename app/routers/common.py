@@ -1,12 +1,23 @@
-"""What the legacy routes share: the upstream call with its error mapping, and JSON answers."""
+"""What the AI routes share: registration, the upstream call with its error mapping, JSON answers.
 
+The POST routes are registered as plain Starlette routes (`ai_route`), not FastAPI's APIRoute:
+dependency solving and FastAPI's per-route machinery were about a third of a request's CPU in
+the profile (bench/README.md), and these handlers need exactly two things, the caller and the
+process's resources, which `ai_route` hands them directly. They still pass through FastAPI's
+middleware and exception handlers; they are left out of the OpenAPI schema.
+"""
+
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
+from app.auth import Principal, require_principal
 from app.config import Settings
+from app.deps import Gateway, gateway_of
 from app.errors import JSON_MEDIA_TYPE, GatewayError, InvalidInputError
 from app.policy import PolicyError
 from app.schemas.body import M, parse_body
@@ -24,6 +35,27 @@ LEGACY_ERRORS: dict[int | str, dict[str, str]] = {
     429: {"description": "RATE_LIMITED by the upstream"},
     502: {"description": "AI_UPSTREAM_UNAVAILABLE"},
 }
+
+
+Handler = Callable[[Request, Principal, Gateway], Awaitable[Response]]
+
+# Filled as the route modules are imported; `create_app` puts them first in the app's routes
+# (matched before FastAPI's included routers, which cost a walk each).
+AI_ROUTES: list[Route] = []
+
+
+def ai_route(path: str) -> Callable[[Handler], Handler]:
+    """Register `handler(request, principal, gateway)` for POST `path`."""
+
+    def register(handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            principal = await require_principal(request)
+            return await handler(request, principal, gateway_of(request))
+
+        AI_ROUTES.append(Route(path, endpoint, methods=["POST"], name=handler.__name__))
+        return handler
+
+    return register
 
 
 async def read_legacy(request: Request, model: type[M], settings: Settings) -> M:

@@ -1,15 +1,14 @@
 """`POST /api/ai/embeddings`: legacy embeddings (§6), floats upstream, base64 made here."""
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.auth import PrincipalDep
-from app.deps import GatewayDep
+from app.auth import Principal
+from app.deps import Gateway
 from app.errors import UpstreamError
 from app.policy import PolicyError, check_models
 from app.routers.common import (
-    LEGACY_ERRORS,
+    ai_route,
     call_upstream,
     json_response,
     legacy_refusal,
@@ -18,13 +17,9 @@ from app.routers.common import (
 from app.schemas.legacy import EmbeddingsRequest
 from app.translate_media import from_upstream_embeddings, to_upstream_embeddings
 
-router = APIRouter(prefix="/api/ai", tags=["legacy"])
 
-
-@router.post("/embeddings", responses=LEGACY_ERRORS)
-async def create_embeddings(
-    request: Request, _principal: PrincipalDep, gateway: GatewayDep
-) -> Response:
+@ai_route("/api/ai/embeddings")
+async def create_embeddings(request: Request, _principal: Principal, gateway: Gateway) -> Response:
     """Embed a string or a list of strings."""
     settings, upstream = gateway.settings, gateway.upstream
     embeddings = await read_legacy(request, EmbeddingsRequest, settings)

@@ -1,14 +1,13 @@
 """`POST /api/ai/image/generation`: legacy image generation through chat completions (§5)."""
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.auth import PrincipalDep
-from app.deps import GatewayDep
+from app.auth import Principal
+from app.deps import Gateway
 from app.policy import PolicyError, apply_policy
 from app.routers.common import (
-    LEGACY_ERRORS,
+    ai_route,
     call_upstream,
     json_response,
     legacy_refusal,
@@ -17,15 +16,9 @@ from app.routers.common import (
 from app.schemas.legacy import ImageGenerationRequest
 from app.translate_media import from_upstream_image, to_upstream_image
 
-router = APIRouter(prefix="/api/ai", tags=["legacy"])
 
-
-@router.post("/image/generation", responses=LEGACY_ERRORS)
-async def create_image(
-    request: Request,
-    principal: PrincipalDep,
-    gateway: GatewayDep,
-) -> Response:
+@ai_route("/api/ai/image/generation")
+async def create_image(request: Request, principal: Principal, gateway: Gateway) -> Response:
     """Generate images; the answer collects every choice's images."""
     settings, upstream = gateway.settings, gateway.upstream
     image = await read_legacy(request, ImageGenerationRequest, settings)

@@ -13,12 +13,13 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.auth import PrincipalDep
-from app.deps import GatewayDep
+from app.auth import Principal, PrincipalDep
+from app.deps import Gateway, GatewayDep
 from app.errors import JSON_MEDIA_TYPE, GatewayError, InvalidInputError, UpstreamError
 from app.openai_errors import to_openai_error
 from app.openai_stream import OpenAITranslator
 from app.policy import PolicyError, apply_policy, check_models, model_allowed
+from app.routers.common import ai_route
 from app.stream_clock import StreamClock
 from app.streaming import relay, sse_response
 from app.translate_media import float32_base64
@@ -64,11 +65,9 @@ async def send(
     return payload, content, {"X-Generation-Id": generation} if generation else {}
 
 
-@router.post("/chat/completions", responses=OPENAI_ERRORS)
+@ai_route("/api/v1/chat/completions")
 async def create_chat_completion(
-    request: Request,
-    principal: PrincipalDep,
-    gateway: GatewayDep,
+    request: Request, principal: Principal, gateway: Gateway
 ) -> Response:
     """Chat completions, JSON or Server-Sent Events."""
     settings, upstream, shutdown = gateway.settings, gateway.upstream, gateway.shutdown
@@ -105,10 +104,8 @@ async def create_chat_completion(
     return Response(content, media_type=JSON_MEDIA_TYPE, headers=headers)
 
 
-@router.post("/embeddings", responses=OPENAI_ERRORS)
-async def create_embeddings(
-    request: Request, principal: PrincipalDep, gateway: GatewayDep
-) -> Response:
+@ai_route("/api/v1/embeddings")
+async def create_embeddings(request: Request, principal: Principal, gateway: Gateway) -> Response:
     """Embeddings; base64 answers are encoded here from upstream floats."""
     settings, upstream = gateway.settings, gateway.upstream
     body = parse_object(await request.body())
