@@ -68,10 +68,15 @@ class SSEDecoder:
         return out
 
     def _line(self, raw: bytes, out: list[SSEEvent | _Comment]) -> None:
+        if raw.startswith(b"data: "):  # nearly every line: take the short way
+            self._data.append(raw[6:].decode("utf-8", "replace"))
+            self._has_field = True
+            return
         if not raw:
             if self._has_field:
-                out.append(SSEEvent("\n".join(self._data), self._event or "message", self._id))
-            self._data, self._event, self._has_field = [], "", False
+                data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
+                out.append(SSEEvent(data, self._event or "message", self._id))
+                self._data, self._event, self._has_field = [], "", False
             return
         if raw[0] == 0x3A:  # ":" starts a comment
             out.append(COMMENT)

@@ -211,6 +211,12 @@ class GatewayEventSource(EventSourceResponse):
         except SendTimeoutError:
             log.warning("dropped a stream whose reader stalled for %ss", self.send_timeout)
 
+    async def _listen_for_exit_signal_with_grace(self) -> None:
+        # Shutdown is handled by ShutdownCoordinator (grace, then an error event, driven by the
+        # server's signal handler); sse-starlette's own watcher would only duplicate it, at a
+        # cost on every stream.
+        await anyio.sleep_forever()
+
     async def _send_with_timeout(self, send: Send, message: Message) -> None:
         # sse-starlette's anyio cancel scope per send was the largest CPU cost of a stream;
         # asyncio's own timeout gives the same bound for a fraction of it.
@@ -237,7 +243,4 @@ def sse_response(
         ping_message_factory=lambda: PING,
         sep="\n",
         send_timeout=settings.sse_send_timeout_s,
-        # Our own grace (ShutdownCoordinator) ends streams with an error event first;
-        # sse-starlette's force-cancel is only the backstop.
-        shutdown_grace_period=settings.shutdown_grace_s + 2.0,
     )
