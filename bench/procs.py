@@ -1,0 +1,242 @@
+"""Processes under measurement: start them pinned, account for their CPU and memory, stop them.
+
+CPU comes from each process's own accounting (/proc/<pid>/stat utime+stime), summed over the
+process and its live descendants so an nginx master and its worker count together. On a machine
+shared with other work this stays far steadier than wall-clock figures do.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from mock_openrouter.process import start_mock
+
+ROOT = Path(__file__).resolve().parent.parent
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+GATEWAY_CORE = 0  # the process being measured gets a core of its own
+LOAD_CORE = 1  # mock, load generator and this harness share the other
+# 5,000 held streams each keep an upstream connection: the default pool (512) would queue them.
+GATEWAY_POOL = 8192
+STARTUP_TIMEOUT_S = 30.0
+
+
+def _stat_fields(pid: int) -> list[str]:
+    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every live process below it (no /proc/<pid>/task/*/children on every kernel)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int(_stat_fields(int(entry.name))[1])
+            except (OSError, IndexError, ValueError):
+                continue  # exited while we looked
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [pid], [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = _stat_fields(pid)
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total * TICK_S
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+# Read once, before the harness pins itself: afterwards its own mask holds one core only.
+_USABLE = frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset()
+
+
+def can_pin() -> bool:
+    return {GATEWAY_CORE, LOAD_CORE} <= _USABLE
+
+
+def pin_self(core: int) -> None:
+    """Children inherit the mask: pinning the harness first puts the mock and wrk on `core`."""
+    if can_pin():
+        os.sched_setaffinity(0, {core})
+
+
+def _pinned(core: int) -> Callable[[], None] | None:
+    if not can_pin():
+        return None
+
+    def apply() -> None:
+        # In the child before exec, so every thread the server later starts inherits it.
+        os.sched_setaffinity(0, {core})
+
+    return apply
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    proc: subprocess.Popen[bytes]
+    stopper: Callable[[], object] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def pids(self) -> list[int]:
+        return descendants(self.pid)
+
+    def stop(self) -> None:
+        if self.stopper is not None:
+            self.stopper()
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def launch(
+    name: str,
+    cmd: list[str],
+    port: int,
+    log: Path,
+    ready_path: str,
+    env: Mapping[str, str],
+    timeout: float = STARTUP_TIMEOUT_S,
+) -> Server:
+    """Start a server on `core 0`, wait until `ready_path` answers, or fail with its log tail."""
+    try:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                cmd,
+                env=dict(env),
+                cwd=log.parent,  # a scratch directory: a developer's .env must not shape the run
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_pinned(GATEWAY_CORE),
+            )
+    except OSError as err:
+        raise RuntimeError(f"{name} could not be started: {err}") from err
+    server = Server(name, f"http://127.0.0.1:{port}", proc)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            httpx.get(server.url + ready_path, timeout=1.0)
+            return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.stop()
+    tail = log.read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"{name} did not start (exit {proc.returncode}):\n{tail}")
+
+
+def start_mock_server(seed: int) -> Server:
+    mock = start_mock(seed=seed, bench=True)
+    return Server("mock", mock.root_url, mock.proc, stopper=mock.stop)
+
+
+def start_gateway(workdir: Path, mock: Server, secret: str) -> Server:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OPENROUTER_API_KEY": "sk-or-bench-0123456789",
+        "OPENROUTER_BASE_URL": f"{mock.url}/api/v1",
+        "JWT_SECRET": secret,
+        "LOG_LEVEL": "warning",
+        "UPSTREAM_MAX_CONNECTIONS": str(GATEWAY_POOL),
+    }
+    cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]
+    return launch("gateway", cmd, port, workdir / "gateway.log", "/healthz", env)
+
+
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 16384; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    upstream mock {{
+        server 127.0.0.1:{upstream};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+    )
+
+
+def start_nginx(workdir: Path, mock: Server) -> Server:
+    binary = nginx_binary()
+    if binary is None:
+        raise RuntimeError("nginx is not installed")
+    root = workdir / "nginx"
+    root.mkdir()
+    port = free_port()
+    upstream = int(mock.url.rsplit(":", 1)[1])
+    conf = root / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=root, upstream=upstream, port=port))
+    cmd = [binary, "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")]
+    return launch("nginx", cmd, port, root / "stdout.log", "/", os.environ)
+
+
+def tool_version(cmd: list[str]) -> str:
+    """First line a tool prints about itself (wrk and nginx write it to stderr)."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    return lines[0] if lines else "unknown"

@@ -1,0 +1,112 @@
+"""The requests measured, and a one-request probe of each before any load is sent.
+
+Every gateway scenario names the upstream request it turns into (its `kind`). The baselines, the
+mock straight and nginx in front of it (and LiteLLM when asked), are sent that upstream request
+once per kind; every scenario of that kind is compared with the same baseline figures.
+"""
+
+import time
+from dataclasses import dataclass
+
+import httpx
+import orjson
+from jose import jwt
+
+HI = [{"role": "user", "content": "Hi"}]
+CHAT = {"model": "mock/text", "messages": HI}
+EMBED = {"model": "openai/text-embedding-3-small", "input": "Hello"}
+UPSTREAM_KEY = "sk-or-bench-0123456789"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An upstream request: what the mock, nginx and LiteLLM are sent."""
+
+    key: str
+    path: str  # under the OpenAI-compatible base, e.g. /chat/completions
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    label: str
+    path: str
+    body: bytes
+    kind: Kind
+
+
+KINDS = {
+    "chat": Kind("chat", "/chat/completions", orjson.dumps({**CHAT, "stream": False})),
+    "stream": Kind("stream", "/chat/completions", orjson.dumps({**CHAT, "stream": True})),
+    "embed": Kind("embed", "/embeddings", orjson.dumps({**EMBED, "encoding_format": "float"})),
+}
+
+SCENARIOS = [
+    Scenario(
+        "legacy_json",
+        "legacy chat JSON",
+        "/api/ai/chat/completion",
+        orjson.dumps(CHAT),
+        KINDS["chat"],
+    ),
+    Scenario(
+        "legacy_stream",
+        "legacy chat stream (20 chunks)",
+        "/api/ai/chat/completion",
+        orjson.dumps({**CHAT, "stream": True}),
+        KINDS["stream"],
+    ),
+    Scenario(
+        "v1_json",
+        "/api/v1 chat JSON",
+        "/api/v1/chat/completions",
+        orjson.dumps(CHAT),
+        KINDS["chat"],
+    ),
+    Scenario(
+        "v1_stream",
+        "/api/v1 chat stream (20 chunks)",
+        "/api/v1/chat/completions",
+        orjson.dumps({**CHAT, "stream": True}),
+        KINDS["stream"],
+    ),
+    Scenario(
+        "embeddings", "legacy embeddings", "/api/ai/embeddings", orjson.dumps(EMBED), KINDS["embed"]
+    ),
+]
+
+
+def user_token(secret: str, ttl_s: int = 3600) -> str:
+    """An InsForge-shaped session JWT (HS256), as the SDK would send it."""
+    now = int(time.time())
+    claims = {"sub": "bench-user", "role": "authenticated", "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def headers(bearer: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
+
+
+@dataclass
+class Probe:
+    status: int
+    events: int  # SSE data events in the body (0 for JSON)
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+def probe(url: str, body: bytes, auth: dict[str, str]) -> Probe:
+    """One request, to learn whether the route exists and what one answer looks like."""
+    try:
+        resp = httpx.post(url, content=body, headers=auth, timeout=30.0)
+    except httpx.HTTPError as err:
+        return Probe(0, 0, f"{type(err).__name__}: {err}")
+    text = resp.text
+    events = text.count("\ndata:") + int(text.startswith("data:"))
+    if resp.status_code == 200 and "text/event-stream" not in resp.headers.get("content-type", ""):
+        events = 0
+    return Probe(resp.status_code, events, "" if resp.status_code == 200 else text[:200])
