@@ -14,6 +14,7 @@ import pytest
 from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl, data_payloads
 from tests.factories import make_token
+from tests.journal import wait_upstream_closed
 from tests.procs import GatewayProcess, open_raw_stream
 
 PATH = "/api/ai/chat/completion"
@@ -50,16 +51,6 @@ def assert_ends_in_one_error(payloads: list[dict[str, Any]], message: str) -> No
     assert errors == [{"error": True, "message": message}], payloads
     assert payloads[-1] == errors[0]
     assert {"done": True} not in payloads
-
-
-def wait_upstream_closed(journal: MockControl, timeout: float = 3) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        entries = journal.requests()
-        if entries and (entries[-1]["ended"] != "in_progress" or time.monotonic() > deadline):
-            return entries[-1]
-        assert time.monotonic() < deadline, "the upstream was never called"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize(

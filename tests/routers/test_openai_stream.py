@@ -3,7 +3,6 @@
 import socket
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import orjson
@@ -12,6 +11,7 @@ import pytest
 from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl, data_payloads, sse_blocks
 from tests.factories import make_token
+from tests.journal import wait_upstream_closed
 from tests.procs import GatewayProcess, open_raw_stream
 
 PATH = "/api/v1/chat/completions"
@@ -79,10 +79,7 @@ def test_first_event_deadline(tight_gateway: GatewayProcess, journal: MockContro
     assert [orjson.loads(p)["error"]["message"] for p in payloads] == [
         "Failed to stream response: no data from the AI provider within 1 s"
     ]
-    deadline = time.monotonic() + 3
-    while journal.requests()[-1]["ended"] == "in_progress" and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert journal.requests()[-1]["ended"] == "client_disconnect"
+    assert wait_upstream_closed(journal)["ended"] == "client_disconnect"
 
 
 def test_openai_envelope_for_bad_input(tight_gateway: GatewayProcess) -> None:
@@ -129,10 +126,6 @@ def test_disconnect_closes_upstream_within_100ms(
             received += sock.recv(65536)
     closed_at = time.time()
     sock.close()
-    deadline = time.monotonic() + 3
-    entry: dict[str, Any] = journal.requests()[-1]
-    while entry["ended"] == "in_progress" and time.monotonic() < deadline:
-        time.sleep(0.01)
-        entry = journal.requests()[-1]
+    entry = wait_upstream_closed(journal)
     assert entry["ended"] == "client_disconnect"
     assert entry["disconnect_at"] - closed_at < 0.1
