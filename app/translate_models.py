@@ -9,6 +9,8 @@ then the rest, each by id in a locale-like order (punctuation before digits befo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from app.translate import js_value
+
 Json = dict[str, Any]
 
 MODALITY_ORDER = ("text", "image", "audio", "video", "file")
@@ -45,10 +47,6 @@ def price_label(price: float) -> str:
     return f"${js_to_fixed(price, digits)} / M tokens"
 
 
-def _js_number(value: float) -> float:
-    return int(value) if value.is_integer() else value
-
-
 def legacy_model(raw: Json) -> Json:
     architecture = raw.get("architecture") or {}
     inputs = normalize_modalities(architecture.get("input_modalities"))
@@ -70,9 +68,9 @@ def legacy_model(raw: Json) -> Json:
             _per_million(pricing.get("completion")),
         )
         if input_priced:
-            entry["inputPrice"] = _js_number(prompt)
+            entry["inputPrice"] = js_value(prompt)
         if output_priced:
-            entry["outputPrice"] = _js_number(completion)
+            entry["outputPrice"] = js_value(completion)
         if input_priced:
             entry["inputPriceLabel"] = price_label(prompt)
         if output_priced:

@@ -26,17 +26,6 @@ from app.upstream_errors import to_legacy_error
 
 Json = dict[str, Any]
 
-LEGACY_ERRORS: dict[int | str, dict[str, str]] = {
-    400: {"description": "INVALID_INPUT: malformed JSON, a schema violation, a refused asset"},
-    401: {"description": "No, invalid or expired credential; upstream key rejected"},
-    402: {"description": "BILLING_INSUFFICIENT_BALANCE"},
-    403: {"description": "Anonymous caller while AI_ALLOW_ANON is off"},
-    413: {"description": "Request body over MAX_REQUEST_BYTES"},
-    429: {"description": "RATE_LIMITED by the upstream"},
-    502: {"description": "AI_UPSTREAM_UNAVAILABLE"},
-}
-
-
 Handler = Callable[[Request, Principal, Gateway], Awaitable[Response]]
 
 # Filled as the route modules are imported; `create_app` puts them first in the app's routes
