@@ -16,12 +16,11 @@ from typing import Any, Protocol
 import anyio
 import httpx
 import orjson
-from sse_starlette import EventSourceResponse, ServerSentEvent
-from sse_starlette.sse import SendTimeoutError
-from starlette.types import Message, Receive, Scope, Send
+from sse_starlette import ServerSentEvent
 
 from app.config import Settings
 from app.sse_decode import COMMENT, SSEDecoder, SSEEvent
+from app.sse_response import EventStream
 from app.stream_clock import FAULT_PREFIX, ShutdownCoordinator, StreamClock
 from app.translate_stream import LegacyStreamState
 from app.upstream import UpstreamClient, UpstreamFailure
@@ -31,7 +30,6 @@ log = logging.getLogger("app.streaming")
 
 DONE = "[DONE]"
 CLOSE_TIMEOUT_S = 1.0
-PING = ServerSentEvent(comment="ping", sep="\n")
 TERMINATED = FAULT_PREFIX + "terminated"
 MALFORMED = FAULT_PREFIX + "invalid data from the AI provider"
 
@@ -198,49 +196,20 @@ def legacy_relay(
     )
 
 
-class GatewayEventSource(EventSourceResponse):
-    """An event stream that drops a caller who stopped reading, without a traceback.
-
-    sse-starlette raises SendTimeoutError once a send blocks past `send_timeout` (after closing
-    our generator, which closes the upstream); there is nothing left to tell that caller.
-    """
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        except SendTimeoutError:
-            log.warning("dropped a stream whose reader stalled for %ss", self.send_timeout)
-
-    async def _listen_for_exit_signal_with_grace(self) -> None:
-        # Shutdown is handled by ShutdownCoordinator (grace, then an error event, driven by the
-        # server's signal handler); sse-starlette's own watcher would only duplicate it, at a
-        # cost on every stream.
-        await anyio.sleep_forever()
-
-    async def _send_with_timeout(self, send: Send, message: Message) -> None:
-        # sse-starlette's anyio cancel scope per send was the largest CPU cost of a stream;
-        # asyncio's own timeout gives the same bound for a fraction of it.
-        try:
-            async with asyncio.timeout(self.send_timeout):
-                await send(message)
-        except TimeoutError:
-            raise SendTimeoutError() from None
-
-
 def sse_response(
-    events: AsyncIterator[bytes] | AsyncIterator[ServerSentEvent],
+    events: AsyncIterator[bytes],
     settings: Settings,
     headers: dict[str, str] | None = None,
-) -> EventSourceResponse:
-    return GatewayEventSource(
+) -> EventStream:
+    return EventStream(
         events,
         headers={
             "Content-Type": "text/event-stream",
             "Cache-Control": "no-cache",
+            "Connection": "keep-alive",
+            "X-Accel-Buffering": "no",
             **(headers or {}),
         },
-        ping=settings.sse_ping_s,
-        ping_message_factory=lambda: PING,
-        sep="\n",
-        send_timeout=settings.sse_send_timeout_s,
+        ping_s=settings.sse_ping_s,
+        send_timeout_s=settings.sse_send_timeout_s,
     )

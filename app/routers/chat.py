@@ -28,8 +28,8 @@ from app.upstream_errors import to_legacy_error
 log = logging.getLogger("app.prompts")
 
 
-async def single_event(event: ServerSentEvent) -> AsyncIterator[ServerSentEvent]:
-    yield event
+async def single_event(event: ServerSentEvent) -> AsyncIterator[bytes]:
+    yield event.encode()
 
 
 @ai_route("/api/ai/chat/completion")
