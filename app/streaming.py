@@ -1,11 +1,11 @@
-"""Relay an upstream chat stream to the caller as the legacy route's Server-Sent Events.
+"""Relay an upstream chat stream to the caller as Server-Sent Events, for both surfaces.
 
-Lifecycle (house style 7–9): the generator opens the upstream itself, so every failure, even
-one before the first byte, becomes one sanitized `{"error":true,"message":…}` event and the
-stream ends without `done`; `done` follows only a real `[DONE]`. The upstream response is
-closed in `finally`, shielded, so a caller who goes away (sse-starlette cancels us) stops the
-upstream generation at once. Frames are written by sse-starlette with `\\n` separators, which
-is the legacy wire format byte for byte.
+Lifecycle (house style 7–9): every failure after the status is sent, even one before the first
+byte, becomes one sanitized error event and the stream ends without `done`/`[DONE]`, which
+follow only a real `[DONE]`. The upstream response is closed in `finally`, shielded, so a caller
+who goes away (`app/sse_response.py` cancels the body) stops the upstream generation at once.
+Frames are encoded by sse-starlette's `ServerSentEvent` with `\\n` separators, which is the
+legacy wire format byte for byte; events that arrived in one upstream read leave in one write.
 """
 
 import asyncio
