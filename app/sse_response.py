@@ -66,7 +66,9 @@ class EventStream(Response):
         ping = _body(PING, more=True)
         while True:
             try:
-                message = await asyncio.wait_for(receive(), self.ping_s)
+                # asyncio.timeout, not wait_for: no extra task per stream while it waits.
+                async with asyncio.timeout(self.ping_s):
+                    message = await receive()
             except TimeoutError:
                 try:
                     await self._write(send, ping)
