@@ -102,10 +102,16 @@ def _decode(token: str, settings: Settings) -> tuple[Principal, float | None]:
     return principal, expires
 
 
+def _api_key(request: Request, bearer: str | None) -> str | None:
+    """`Bearer ik_…`, else any `x-api-key` header (the legacy `extractApiKey`)."""
+    if bearer is not None and bearer.startswith("ik_"):
+        return bearer
+    return request.headers.get("x-api-key")
+
+
 def authenticate(request: Request, settings: Settings) -> Principal:
     bearer = _bearer(request)
-    api_key = bearer if bearer is not None and bearer.startswith("ik_") else None
-    api_key = api_key or request.headers.get("x-api-key")
+    api_key = _api_key(request, bearer)
     if api_key is not None:
         if not _same(api_key, settings.api_key_value):
             raise AuthError(
@@ -146,9 +152,7 @@ async def require_admin(request: Request) -> Principal:
     """The admin API key or a `project_admin` JWT, answered as the legacy `verifyAdmin` did."""
     settings = gateway_of(request).settings
     bearer = _bearer(request)
-    if request.headers.get("x-api-key") is None and (
-        bearer is None or not bearer.startswith("ik_")
-    ):
+    if _api_key(request, bearer) is None:
         if bearer is None:
             raise AuthError(
                 "No admin token provided", code="AUTH_INVALID_CREDENTIALS", next_actions=CHECK_TOKEN

@@ -50,8 +50,7 @@ async def create_chat_completion(
         # Past validation the legacy stream route had committed to SSE: a missing tool_call_id
         # or a model that is not enabled are events there. Our own limits and the asset policy
         # answer before the stream, like validation.
-        event_rules = ("model",)
-        if chat.stream and (isinstance(err, InvalidInputError) or err.rule in event_rules):
+        if chat.stream and (isinstance(err, InvalidInputError) or err.rule == "model"):
             return sse_response(single_event(error_frame(err.message)), settings)
         raise legacy_refusal(err) if isinstance(err, PolicyError) else err from None
     if chat.stream:

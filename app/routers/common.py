@@ -7,7 +7,7 @@ process's resources, which `ai_route` hands them directly. They still pass throu
 middleware and exception handlers; they are left out of the OpenAPI schema.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -65,8 +65,13 @@ async def call_upstream(
     except UpstreamFailure as failure:
         secret = upstream.settings.openrouter_api_key.get_secret_value()
         raise to_legacy_error(failure, secret) from failure
-    generation = headers.get("x-generation-id")
-    return answer, {"X-Generation-Id": generation} if generation else {}
+    return answer, generation_header(headers)
+
+
+def generation_header(upstream_headers: Mapping[str, str]) -> dict[str, str]:
+    """OpenRouter's `X-Generation-Id`, passed on to the caller when the upstream sent one."""
+    generation = upstream_headers.get("x-generation-id")
+    return {"X-Generation-Id": generation} if generation else {}
 
 
 def json_response(obj: object, headers: dict[str, str] | None = None) -> Response:

@@ -19,7 +19,7 @@ from app.errors import JSON_MEDIA_TYPE, GatewayError, InvalidInputError, Upstrea
 from app.openai_errors import to_openai_error
 from app.openai_stream import OpenAITranslator
 from app.policy import PolicyError, apply_policy, check_models, model_allowed
-from app.routers.common import ai_route
+from app.routers.common import ai_route, generation_header
 from app.stream_clock import StreamClock
 from app.streaming import relay, sse_response
 from app.translate_media import float32_base64
@@ -61,8 +61,7 @@ async def send(
     except UpstreamFailure as failure:
         secret = upstream.settings.openrouter_api_key.get_secret_value()
         raise to_openai_error(failure, secret) from failure
-    generation = headers.get("x-generation-id")
-    return payload, content, {"X-Generation-Id": generation} if generation else {}
+    return payload, content, generation_header(headers)
 
 
 @ai_route("/api/v1/chat/completions")
@@ -93,7 +92,7 @@ async def create_chat_completion(
         except UpstreamFailure as failure:
             secret = settings.openrouter_api_key.get_secret_value()
             raise to_openai_error(failure, secret) from failure
-        headers = {"X-Generation-Id": g} if (g := resp.headers.get("x-generation-id")) else {}
+        headers = generation_header(resp.headers)
 
         async def opened() -> Any:
             return resp
