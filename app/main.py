@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from app.assets import AssetResolver
 from app.catalog import ModelCatalog
@@ -29,7 +29,7 @@ from app.deps import Gateway, State
 from app.errors import GatewayError, InvalidInputError, error_response, handle_gateway_error
 from app.middleware import EdgeMiddleware
 from app.routers import chat, embeddings, health, images, models, openai_api  # noqa: F401
-from app.routers.common import AI_ROUTES
+from app.routers.common import AI_ENDPOINTS, AI_ROUTES
 from app.stream_clock import ShutdownCoordinator
 from app.upstream import UpstreamClient, build_client, build_transport
 
@@ -62,6 +62,33 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(GatewayError("Internal server error"), request.url.path)
 
 
+class GatewayApp(FastAPI):
+    """FastAPI with the edge (and CORS, when configured) outside FastAPI's own layers, so the
+    edge can call the AI endpoints directly (app/middleware.py says why)."""
+
+    settings: Settings
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings = self.settings
+        app: ASGIApp = EdgeMiddleware(
+            super().build_middleware_stack(),
+            max_bytes=settings.max_request_bytes,
+            direct=AI_ENDPOINTS,
+        )
+        if settings.cors_origins:
+            # Only when configured: the CORS layer wraps every send, streamed writes included.
+            app = CORSMiddleware(
+                app,
+                allow_origins=settings.cors_origins,
+                allow_credentials=True,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["*"],
+                expose_headers=EXPOSED_HEADERS,
+                max_age=600,
+            )
+        return app
+
+
 def create_app(
     settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
@@ -80,24 +107,10 @@ def create_app(
         finally:
             await assets.aclose()
 
-    middleware = [Middleware(EdgeMiddleware, max_bytes=settings.max_request_bytes)]
-    if settings.cors_origins:
-        # Only when configured: the CORS layer wraps every send, streamed writes included.
-        cors = Middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_credentials=True,
-            allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["*"],
-            expose_headers=EXPOSED_HEADERS,
-            max_age=600,
-        )
-        middleware.insert(0, cors)
-    app = FastAPI(
+    app = GatewayApp(
         title="ai-gateway",
         version="0.1.0",
         lifespan=lifespan,
-        middleware=middleware,
         exception_handlers={
             GatewayError: handle_gateway_error,
             HTTPException: _not_found,
@@ -105,6 +118,7 @@ def create_app(
             Exception: _unexpected,
         },
     )
+    app.settings = settings
     # The server (app/cli.py) starts the shutdown grace from its signal handler.
     app.state.shutdown = shutdown
     app.include_router(health.router)

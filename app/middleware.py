@@ -1,15 +1,24 @@
-"""The edge every HTTP request crosses first: path normalisation, request id, body limit.
+"""The edge every HTTP request crosses first: path normalisation, request id, body limit, and
+the direct call of the AI endpoints.
 
-Pure ASGI (not BaseHTTPMiddleware) so contextvars survive and streams pass untouched. The three
-jobs share one layer on purpose: each ASGI layer costs CPU on every request and, through its
-send wrapper, on every streamed write (bench/README.md).
+Pure ASGI (not BaseHTTPMiddleware) so contextvars survive and streams pass untouched. The jobs
+share one layer on purpose: each ASGI layer costs CPU on every request and, through its send
+wrapper, on every streamed write (bench/README.md). It sits outside FastAPI's own layers (see
+`GatewayApp` in app/main.py), and an exact `POST` to an AI endpoint goes from here straight to
+the endpoint, which renders its own errors: the six layers between (server errors, telemetry,
+body limit, exception handlers, exit stack, router) each kept a coroutine frame and closures
+alive for the length of every stream and cost CPU on every request. Everything else takes the
+full stack.
 """
 
 import contextvars
 import itertools
 import os
 import re
+from collections.abc import Awaitable, Callable, Mapping
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLargeError, error_body
@@ -34,10 +43,16 @@ def normalize_path(path: str) -> str:
     return fixed[start:] if start > 0 else fixed
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, direct: Mapping[str, Endpoint] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.direct = dict(direct or {})
 
     def _too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(
@@ -73,7 +88,13 @@ class EdgeMiddleware:
             if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
                 await self._refuse(declared, path, send_with_id)
                 return
-            await self.app(scope, self._counted(receive), send_with_id)
+            receive = self._counted(receive)
+            endpoint = self.direct.get(path) if scope["method"] == "POST" else None
+            if endpoint is None:
+                await self.app(scope, receive, send_with_id)
+                return
+            response = await endpoint(Request(scope, receive, send_with_id))
+            await response(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
 

@@ -7,34 +7,31 @@ OpenAI-style error chunk, which the `openai` SDKs raise as an exception, and no 
 
 from typing import Any
 
-import orjson
-from sse_starlette import ServerSentEvent
-
 from app.config import Settings
 from app.openai_errors import to_openai_error
+from app.sse_response import json_frame, text_frame
 from app.upstream import UpstreamFailure
 
-DONE_EVENT = ServerSentEvent(data="[DONE]", sep="\n")
+DONE_EVENT = text_frame("[DONE]")
 
 
-def error_chunk(message: str, kind: str = "api_error", code: str | None = None) -> ServerSentEvent:
-    error = {"message": message, "type": kind, "code": code}
-    return ServerSentEvent(data=orjson.dumps({"error": error}).decode(), sep="\n")
+def error_chunk(message: str, kind: str = "api_error", code: str | None = None) -> bytes:
+    return json_frame({"error": {"message": message, "type": kind, "code": code}})
 
 
 class OpenAITranslator:
     def __init__(self, settings: Settings) -> None:
         self._secret = settings.openrouter_api_key.get_secret_value()
 
-    def chunk(self, chunk: dict[str, Any], raw: str) -> list[ServerSentEvent]:  # noqa: ARG002
-        return [ServerSentEvent(data=raw, sep="\n")]
+    def chunk(self, chunk: dict[str, Any], raw: str) -> list[bytes]:  # noqa: ARG002
+        return [text_frame(raw)]
 
-    def done(self) -> list[ServerSentEvent]:
+    def done(self) -> list[bytes]:
         return [DONE_EVENT]
 
-    def fault(self, message: str) -> ServerSentEvent:
+    def fault(self, message: str) -> bytes:
         return error_chunk(message, code="stream_failed")
 
-    def failure(self, failure: UpstreamFailure) -> ServerSentEvent:
+    def failure(self, failure: UpstreamFailure) -> bytes:
         err = to_openai_error(failure, self._secret)
         return error_chunk(err.message, code=err.code)

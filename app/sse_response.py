@@ -10,20 +10,37 @@ is written from the request's own task and one watcher task does the rest:
 - during silences it writes a `: ping` comment every `ping_s`, so proxies keep the stream open;
 - every write is bounded by `send_timeout_s`, so a caller who stopped reading cannot pin the
   stream (and its upstream) in memory: the stream is dropped and the upstream closed.
-Shutdown is not handled here: `ShutdownCoordinator` ends streams with an error event. The frames
-themselves are encoded by `sse_starlette.ServerSentEvent` upstream of this class.
+Shutdown is not handled here: `ShutdownCoordinator` ends streams with an error event.
+
+Frames are built here too, as bytes: `data: <json>` and a blank line. JSON from orjson never holds
+a raw line break, so it needs none of the line splitting a general encoder (sse-starlette's
+`ServerSentEvent`, used first) does for every event; text that may hold one is split per the spec.
 """
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator
 
+import orjson
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 log = logging.getLogger("app.sse")
 
 PING = b": ping\n\n"
+
+
+def json_frame(obj: object) -> bytes:
+    """One event whose data is `obj` as JSON (orjson escapes every line break inside strings)."""
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+def text_frame(text: str) -> bytes:
+    """One event whose data is `text`; each of its lines becomes a `data:` field."""
+    if "\n" not in text and "\r" not in text:
+        return b"data: " + text.encode() + b"\n\n"
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "".join(f"data: {line}\n" for line in lines).encode() + b"\n"
 
 
 def _body(chunk: bytes, *, more: bool) -> Message:

@@ -4,8 +4,8 @@ Lifecycle (house style 7–9): every failure after the status is sent, even one 
 byte, becomes one sanitized error event and the stream ends without `done`/`[DONE]`, which
 follow only a real `[DONE]`. The upstream response is closed in `finally`, shielded, so a caller
 who goes away (`app/sse_response.py` cancels the body) stops the upstream generation at once.
-Frames are encoded by sse-starlette's `ServerSentEvent` with `\\n` separators, which is the
-legacy wire format byte for byte; events that arrived in one upstream read leave in one write.
+Frames are bytes from `app/sse_response.py` (`data: …` and `\\n\\n`, the legacy wire format byte
+for byte); events that arrived in one upstream read leave in one write.
 """
 
 import asyncio
@@ -16,11 +16,10 @@ from typing import Any, Protocol
 import anyio
 import httpx
 import orjson
-from sse_starlette import ServerSentEvent
 
 from app.config import Settings
-from app.sse_decode import COMMENT, SSEDecoder, SSEEvent
-from app.sse_response import EventStream
+from app.sse_decode import SSEDecoder, SSEEvent
+from app.sse_response import EventStream, json_frame
 from app.stream_clock import FAULT_PREFIX, ShutdownCoordinator, StreamClock
 from app.translate_stream import LegacyStreamState
 from app.upstream import UpstreamClient, UpstreamFailure
@@ -42,12 +41,8 @@ class StreamFault(Exception):
         self.message = message
 
 
-def frame(obj: object) -> ServerSentEvent:
-    return ServerSentEvent(data=orjson.dumps(obj).decode(), sep="\n")
-
-
-def error_frame(message: str) -> ServerSentEvent:
-    return frame({"error": True, "message": message})
+def error_frame(message: str) -> bytes:
+    return json_frame({"error": True, "message": message})
 
 
 async def upstream_batches(
@@ -74,19 +69,14 @@ async def upstream_batches(
             raise StreamFault(TERMINATED) from err
         finally:
             clock.current = None
-        batch: list[SSEEvent] = []
-        for item in decoder.feed(chunk):
-            if item is COMMENT:
-                clock.on_activity(data=False)
-            elif isinstance(item, SSEEvent) and item.event == "message":
-                clock.on_activity(data=True)
-                batch.append(item)
+        items = decoder.feed(chunk)
+        if not items:
+            continue
+        # One clock update per read, not per event: a burst is one moment of activity.
+        batch = [i for i in items if isinstance(i, SSEEvent) and i.event == "message"]
+        clock.on_activity(data=bool(batch))
         if batch:
             yield batch
-
-
-def encode(events: list[ServerSentEvent]) -> bytes:
-    return b"".join(event.encode() for event in events)
 
 
 def parse_chunk(data: str) -> dict[str, Any]:
@@ -102,10 +92,10 @@ def parse_chunk(data: str) -> dict[str, Any]:
 class StreamTranslator(Protocol):
     """What a surface makes of the upstream stream's chunks, end and failures."""
 
-    def chunk(self, chunk: dict[str, Any], raw: str) -> list[ServerSentEvent]: ...
-    def done(self) -> list[ServerSentEvent]: ...
-    def fault(self, message: str) -> ServerSentEvent: ...
-    def failure(self, failure: UpstreamFailure) -> ServerSentEvent: ...
+    def chunk(self, chunk: dict[str, Any], raw: str) -> list[bytes]: ...
+    def done(self) -> list[bytes]: ...
+    def fault(self, message: str) -> bytes: ...
+    def failure(self, failure: UpstreamFailure) -> bytes: ...
 
 
 async def relay(
@@ -122,14 +112,16 @@ async def relay(
             async with asyncio.timeout_at(clock.deadline()):
                 resp = await open_upstream()
         except TimeoutError:
-            yield translator.fault(clock.expired_reason()).encode()
+            yield translator.fault(clock.expired_reason())
             return
         except UpstreamFailure as failure:
-            yield translator.failure(failure).encode()
+            yield translator.failure(failure)
             return
+        # The request body (the whole prompt) is not needed once the upstream has answered.
+        del open_upstream
         done = False
         async for batch in upstream_batches(resp, clock):
-            out: list[ServerSentEvent] = []
+            out: list[bytes] = []
             try:
                 for event in batch:
                     if event.data == DONE:
@@ -139,22 +131,22 @@ async def relay(
                     if chunk.get("error"):
                         # Any data event with a truthy `error` is terminal (upstream §4.7).
                         out.append(translator.failure(UpstreamFailure("inband", payload=chunk)))
-                        yield encode(out)
+                        yield b"".join(out)
                         return
                     out.extend(translator.chunk(chunk, event.data))
             except StreamFault as fault:
                 out.append(translator.fault(fault.message))
-                yield encode(out)
+                yield b"".join(out)
                 return
             if out:
-                yield encode(out)
+                yield b"".join(out)
             if done:
                 break
         if not done:
             raise StreamFault(TERMINATED)
-        yield encode(translator.done())
+        yield b"".join(translator.done())
     except StreamFault as fault:
-        yield translator.fault(fault.message).encode()
+        yield translator.fault(fault.message)
     finally:
         shutdown.forget(clock)
         if resp is not None:
@@ -170,16 +162,16 @@ class LegacyTranslator:
         self._state = LegacyStreamState()
         self._secret = settings.openrouter_api_key.get_secret_value()
 
-    def chunk(self, chunk: dict[str, Any], raw: str) -> list[ServerSentEvent]:  # noqa: ARG002
-        return [frame(obj) for obj in self._state.on_chunk(chunk)]
+    def chunk(self, chunk: dict[str, Any], raw: str) -> list[bytes]:  # noqa: ARG002
+        return [json_frame(obj) for obj in self._state.on_chunk(chunk)]
 
-    def done(self) -> list[ServerSentEvent]:
-        return [frame(obj) for obj in self._state.finish()]
+    def done(self) -> list[bytes]:
+        return [json_frame(obj) for obj in self._state.finish()]
 
-    def fault(self, message: str) -> ServerSentEvent:
+    def fault(self, message: str) -> bytes:
         return error_frame(message)
 
-    def failure(self, failure: UpstreamFailure) -> ServerSentEvent:
+    def failure(self, failure: UpstreamFailure) -> bytes:
         return error_frame(to_legacy_error(failure, self._secret).message)
 
 

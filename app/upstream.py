@@ -213,7 +213,10 @@ class UpstreamClient:
         Failures before the stream starts (statuses, JSON error bodies) are retried like
         `send_json` and then raised; the caller owns the returned response and must close it.
         """
-        resp = await self._send(path, orjson.dumps(body), stream=True)
+        # orjson's bytes keep a 4 KB buffer whatever their length; a stream holds its request for
+        # its whole life, so it gets a right-sized copy (4 KB less per open stream).
+        content = memoryview(orjson.dumps(body)).tobytes()
+        resp = await self._send(path, content, stream=True)
         content_type = resp.headers.get("content-type", "")
         if resp.status_code == 200 and content_type.startswith("text/event-stream"):
             return resp

@@ -4,7 +4,6 @@ import logging
 from collections.abc import AsyncIterator
 
 import orjson
-from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,8 +27,8 @@ from app.upstream_errors import to_legacy_error
 log = logging.getLogger("app.prompts")
 
 
-async def single_event(event: ServerSentEvent) -> AsyncIterator[bytes]:
-    yield event.encode()
+async def single_event(event: bytes) -> AsyncIterator[bytes]:
+    yield event
 
 
 @ai_route("/api/ai/chat/completion")

@@ -1,12 +1,16 @@
 """What the AI routes share: registration, the upstream call with its error mapping, JSON answers.
 
-The POST routes are registered as plain Starlette routes (`ai_route`), not FastAPI's APIRoute:
-dependency solving and FastAPI's per-route machinery were about a third of a request's CPU in
-the profile (bench/README.md), and these handlers need exactly two things, the caller and the
-process's resources, which `ai_route` hands them directly. They still pass through FastAPI's
-middleware and exception handlers; they are left out of the OpenAPI schema.
+The POST routes are plain endpoints (`ai_route`), not FastAPI's APIRoute: dependency solving
+and FastAPI's per-route machinery were about a third of a request's CPU in the profile
+(bench/README.md), and these handlers need exactly two things, the caller and the process's
+resources, which `ai_route` hands them directly. Each endpoint renders its own failures in the
+path's envelope, so it needs no exception layer around it: the edge (`app/middleware.py`) calls
+the exact POSTs straight from `AI_ENDPOINTS`, and the same endpoints are also router routes
+(`AI_ROUTES`) for everything else (slash redirects, other methods). They are left out of the
+OpenAPI schema.
 """
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -18,7 +22,7 @@ from starlette.routing import Route
 from app.auth import Principal, require_principal
 from app.config import Settings
 from app.deps import Gateway, gateway_of
-from app.errors import JSON_MEDIA_TYPE, GatewayError, InvalidInputError
+from app.errors import JSON_MEDIA_TYPE, GatewayError, InvalidInputError, error_response
 from app.policy import PolicyError
 from app.schemas.body import M, parse_body
 from app.upstream import UpstreamClient, UpstreamFailure
@@ -27,10 +31,15 @@ from app.upstream_errors import to_legacy_error
 Json = dict[str, Any]
 
 Handler = Callable[[Request, Principal, Gateway], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
-# Filled as the route modules are imported; `create_app` puts them first in the app's routes
-# (matched before FastAPI's included routers, which cost a walk each).
+log = logging.getLogger("app")
+
+# Filled as the route modules are imported. `create_app` puts the routes first in the app's
+# routes (matched before FastAPI's included routers, which cost a walk each) and hands the
+# endpoints to the edge.
 AI_ROUTES: list[Route] = []
+AI_ENDPOINTS: dict[str, Endpoint] = {}
 
 
 def ai_route(path: str) -> Callable[[Handler], Handler]:
@@ -38,19 +47,33 @@ def ai_route(path: str) -> Callable[[Handler], Handler]:
 
     def register(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
-            principal = await require_principal(request)
-            return await handler(request, principal, gateway_of(request))
+            try:
+                principal = await require_principal(request)
+                return await handler(request, principal, gateway_of(request))
+            except GatewayError as err:
+                return error_response(err, path)
+            except Exception as err:
+                log.error("unhandled error: %s", type(err).__name__)
+                return error_response(GatewayError("Internal server error"), path)
 
         AI_ROUTES.append(Route(path, endpoint, methods=["POST"], name=handler.__name__))
+        AI_ENDPOINTS[path] = endpoint
         return handler
 
     return register
 
 
+async def read_body(request: Request) -> bytes:
+    """The request body, not cached on `request`: Starlette keeps the request object alive for
+    as long as its response runs, so a cached body (the whole prompt) would be held for the
+    length of every stream."""
+    return b"".join([chunk async for chunk in request.stream()])
+
+
 async def read_legacy(request: Request, model: type[M], settings: Settings) -> M:
     return parse_body(
         model,
-        await request.body(),
+        await read_body(request),
         request.headers.get("content-type"),
         {"max_completion_tokens": settings.max_completion_tokens},
     )
