@@ -20,6 +20,8 @@ def error_chunk(message: str, kind: str = "api_error", code: str | None = None) 
 
 
 class OpenAITranslator:
+    __slots__ = ("_secret",)
+
     def __init__(self, settings: Settings) -> None:
         self._secret = settings.openrouter_api_key.get_secret_value()
 

@@ -27,6 +27,8 @@ COMMENT: Final = _Comment()
 
 
 class SSEDecoder:
+    __slots__ = ("_parts", "_pending_cr", "_data", "_event", "_id", "_has_field")
+
     def __init__(self) -> None:
         self._parts: list[bytes] = []
         self._pending_cr = False

@@ -58,14 +58,14 @@ class EventStream(Response):
         self,
         events: AsyncIterator[bytes],
         *,
-        headers: dict[str, str],
+        raw_headers: list[tuple[bytes, bytes]],
         ping_s: float,
         send_timeout_s: float,
     ) -> None:
         self.events = events
         self.status_code = 200
         self.background = None
-        self.raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        self.raw_headers = raw_headers
         self.ping_s = ping_s
         self.send_timeout_s = send_timeout_s
         self._lock = asyncio.Lock()

@@ -15,6 +15,16 @@ FAULT_PREFIX = "Failed to stream response: "
 
 
 class StreamClock:
+    __slots__ = (
+        "_settings",
+        "_shutdown",
+        "_end",
+        "_first_data",
+        "_idle_until",
+        "seen_data",
+        "current",
+    )
+
     def __init__(self, settings: Settings, shutdown: "ShutdownCoordinator") -> None:
         now = asyncio.get_running_loop().time()
         self._settings = settings

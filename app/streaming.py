@@ -45,6 +45,19 @@ def error_frame(message: str) -> bytes:
     return json_frame({"error": True, "message": message})
 
 
+def _reads(resp: httpx.Response) -> AsyncIterator[bytes]:
+    """The upstream body read by read. The transport's own stream is read directly: the stream
+    was asked for with `Accept-Encoding: identity`, and `aiter_bytes` would add two async
+    generators (held for the stream's life) and a decoding pass per read for nothing. A body
+    that is encoded all the same is decoded by httpx."""
+    stream = resp.stream
+    if resp.headers.get("content-encoding", "identity") != "identity" or not isinstance(
+        stream, httpx.AsyncByteStream
+    ):
+        return resp.aiter_bytes()
+    return aiter(stream)
+
+
 async def upstream_batches(
     resp: httpx.Response, clock: StreamClock
 ) -> AsyncIterator[list[SSEEvent]]:
@@ -54,7 +67,7 @@ async def upstream_batches(
     write: a burst costs one send instead of one per event, and nothing waits for it.
     """
     decoder = SSEDecoder()
-    chunks = resp.aiter_bytes()
+    chunks = _reads(resp)
     while True:
         try:
             async with asyncio.timeout_at(clock.deadline()) as timeout:
@@ -158,6 +171,8 @@ class LegacyTranslator:
     """The legacy events (§4f): chunk, tokenUsage, tool_calls, annotations, done; errors as
     `{"error":true,"message":…}` and no done."""
 
+    __slots__ = ("_state", "_secret")
+
     def __init__(self, settings: Settings) -> None:
         self._state = LegacyStreamState()
         self._secret = settings.openrouter_api_key.get_secret_value()
@@ -188,20 +203,24 @@ def legacy_relay(
     )
 
 
+SSE_HEADERS = (
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),
+)
+
+
 def sse_response(
     events: AsyncIterator[bytes],
     settings: Settings,
     headers: dict[str, str] | None = None,
 ) -> EventStream:
+    # The fixed headers are shared by every stream; only the caller's extra ones are built here.
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     return EventStream(
         events,
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "Connection": "keep-alive",
-            "X-Accel-Buffering": "no",
-            **(headers or {}),
-        },
+        raw_headers=[*SSE_HEADERS, *extra],
         ping_s=settings.sse_ping_s,
         send_timeout_s=settings.sse_send_timeout_s,
     )

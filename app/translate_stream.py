@@ -12,6 +12,8 @@ Json = dict[str, Any]
 
 
 class LegacyStreamState:
+    __slots__ = ("usage", "calls", "annotations")
+
     def __init__(self) -> None:
         self.usage: dict[str, float] = {"promptTokens": 0, "completionTokens": 0, "totalTokens": 0}
         self.calls: dict[int, Json] = {}

@@ -163,13 +163,19 @@ class UpstreamClient:
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = httpx.URL(self._base + path)
-        return httpx.Request(
+        # `stream=` rather than `content=`: httpx then skips `_prepare`, which rebuilds every
+        # header (a new tuple and a lower-cased copy of each name) on each request, and which a
+        # stream would hold for its whole life. Content-Length is the one header it would add.
+        request = httpx.Request(
             "POST",
             url,
             headers=self._stream_headers if stream else self._json_headers,
-            content=content,
+            stream=httpx.ByteStream(content),
             extensions={"timeout": self._timeout},
         )
+        request.headers["Content-Length"] = str(len(content))
+        request.read()
+        return request
 
     async def send_json(
         self, path: str, body: Json, *, timeout_s: float | None = None

@@ -1,13 +1,15 @@
 """Where the gateway's CPU and memory go: the app called in-process against the real mock.
 
     .venv/bin/python -m bench.profile cpu [--scenario legacy_stream] [--requests 3000] [--top 30]
-    .venv/bin/python -m bench.profile mem [--streams 1000] [--top 25]
+    .venv/bin/python -m bench.profile mem [--streams 2000] [--batch 50] [--no-trace] [--uvloop]
 
 `cpu` calls the ASGI app directly (no server, so no uvicorn cost) with 16 requests in flight,
 against the mock in bench mode on a real socket, and prints CPU µs per request, then the same
 run under cProfile sorted by own time. `mem` holds `--streams` slow legacy streams open through
-the app and groups what tracemalloc sees by package, per stream. These are the profiles behind
-bench/README.md; `bench/run.sh` is what measures the budget.
+the app (opened `--batch` at a time) and prints RSS per stream, which kind of mapping grew, and
+what tracemalloc sees per stream by package and by allocation site (tracemalloc's own records
+inflate RSS: `--no-trace` for the plain figure). These are the profiles behind bench/README.md;
+`bench/run.sh` is what measures the budget.
 """
 
 import argparse
@@ -18,29 +20,35 @@ import pstats
 import sys
 import time
 import tracemalloc
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 import orjson
 from fastapi import FastAPI
 from jose import jwt
+from pydantic import SecretStr
 
 from app.config import Settings
 from app.main import create_app
-from bench.scenarios import SCENARIOS, UPSTREAM_KEY
+from bench.scenarios import HI, SCENARIOS, UPSTREAM_KEY
 from mock_openrouter.process import start_mock
 
 SECRET = "bench-profile-secret-0123456789"
-SLOW = {"model": "mock/text?tokens=10&tpot_ms=5000", "messages": [{"role": "user", "content": "Hi"}]}
-Message = dict[str, Any]
+SLOW = {"model": "mock/text?tokens=10&tpot_ms=5000", "messages": HI, "stream": True}
+Message = MutableMapping[str, Any]
+Work = Callable[[FastAPI, dict[str, Any]], Awaitable[None]]
+
+
+def out(line: str) -> None:
+    sys.stdout.write(line + "\n")
 
 
 def _settings(mock_url: str) -> Settings:
     return Settings(
-        openrouter_api_key=UPSTREAM_KEY,
+        openrouter_api_key=SecretStr(UPSTREAM_KEY),
         openrouter_base_url=f"{mock_url}/api/v1",
-        jwt_secret=SECRET,
+        jwt_secret=SecretStr(SECRET),
         upstream_max_connections=8192,
     )
 
@@ -101,13 +109,13 @@ async def _call(
     return status
 
 
-async def _with_app(mock_url: str, work: Callable[[FastAPI, dict[str, Any]], Awaitable[None]]) -> None:
+async def _with_app(mock_url: str, work: Work) -> None:
     app = create_app(_settings(mock_url))
     async with app.router.lifespan_context(app) as state:
         await work(app, dict(state or {}))
 
 
-def cpu(args: argparse.Namespace, mock_url: str) -> None:
+def cpu(args: argparse.Namespace, mock_url: str) -> Coroutine[Any, Any, None]:
     scenario = next(s for s in SCENARIOS if s.key == args.scenario)
     token = _token()
 
@@ -116,9 +124,8 @@ def cpu(args: argparse.Namespace, mock_url: str) -> None:
 
         async def worker() -> None:
             for _ in queue:
-                status = await _call(
-                    app, _scope(scenario.path, token, state), scenario.body, lambda _b: None
-                )
+                scope = _scope(scenario.path, token, state)
+                status = await _call(app, scope, scenario.body, lambda _b: None)
                 assert status == 200, status
 
         await asyncio.gather(*(worker() for _ in range(16)))
@@ -128,24 +135,14 @@ def cpu(args: argparse.Namespace, mock_url: str) -> None:
         start = time.process_time()
         await batch(app, state, args.requests)
         used = time.process_time() - start
-        print(f"{scenario.label}: {used / args.requests * 1e6:.0f} CPU µs per request in-process")
+        out(f"{scenario.label}: {used / args.requests * 1e6:.0f} CPU µs per request in-process")
         profiler = cProfile.Profile()
         profiler.enable()
         await batch(app, state, args.requests)
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(args.top)
 
-    run(args, _with_app(mock_url, work))
-
-
-def _package(filename: str) -> str:
-    parts = filename.split(os.sep)
-    if "site-packages" in parts:
-        return parts[parts.index("site-packages") + 1].removesuffix(".py")
-    for root in ("app", "asyncio", "json", "email", "http"):
-        if root in parts:
-            return root
-    return "<" + os.path.basename(filename) + ">"
+    return _with_app(mock_url, work)
 
 
 def _rss_kb() -> int:
@@ -153,57 +150,68 @@ def _rss_kb() -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
-def _types() -> "Counter[str]":
-    """Objects the collector tracks, by type, and the objects they hold directly."""
-    import gc
-
-    gc.collect()
-    seen: Counter[str] = Counter()
-    for obj in gc.get_objects():
-        seen[type(obj).__qualname__] += 1
-        for ref in gc.get_referents(obj):
-            if not gc.is_tracked(ref):
-                seen["untracked " + type(ref).__qualname__] += 1
-    return seen
-
-
 def _mappings() -> dict[str, int]:
-    """RSS in KB by kind of mapping: the brk heap (glibc), anonymous (pymalloc arenas, big
-    mallocs, thread stacks), files."""
-    out: dict[str, int] = defaultdict(int)
+    """RSS in KB by kind of mapping: `[heap]` (glibc's brk heap: objects over 512 bytes),
+    `[anon]` (pymalloc's arenas: the small objects), files."""
+    found: dict[str, int] = defaultdict(int)
     name = ""
     with open("/proc/self/smaps") as smaps:
         for line in smaps:
-            first = line.split()[0]
-            if "-" in first and not first.endswith(":"):
-                fields = line.split()
+            fields = line.split()
+            if "-" in fields[0] and not fields[0].endswith(":"):
                 name = fields[5] if len(fields) > 5 else "[anon]"
-                if name.startswith("/"):
-                    name = "[files]"
-            elif first == "Rss:":
-                out[name] += int(line.split()[1])
-    return out
+                name = "[files]" if name.startswith("/") else name
+            elif fields[0] == "Rss:":
+                found[name] += int(fields[1])
+    return found
 
 
-def mem(args: argparse.Namespace, mock_url: str) -> None:
+def _package(filename: str) -> str:
+    parts = filename.split(os.sep)
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    for root in ("app", "bench", "asyncio"):
+        if root in parts:
+            return root
+    return os.path.basename(filename)
+
+
+def _report_heap(before: tracemalloc.Snapshot, args: argparse.Namespace) -> None:
+    after = tracemalloc.take_snapshot()
+    n = args.streams
+    by_package: dict[str, int] = defaultdict(int)
+    for stat in after.compare_to(before, "traceback"):
+        by_package[_package(stat.traceback[-1].filename)] += stat.size_diff
+    out(f"Python heap (tracemalloc): {sum(by_package.values()) / n:.0f} B per stream")
+    for name, size in sorted(by_package.items(), key=lambda kv: -kv[1])[: args.top]:
+        out(f"  {name:28} {size / n:8.0f} B")
+    out("largest allocation sites, per stream:")
+    for stat in after.compare_to(before, "lineno")[: args.top]:
+        frame = stat.traceback[0]
+        out(f"  {stat.size_diff / n:8.0f} B  {frame.filename}:{frame.lineno}")
+    for stat in after.compare_to(before, "traceback")[: args.tracebacks]:
+        out(f"{stat.size_diff / n:8.0f} B in {stat.count_diff / n:.1f} blocks, from:")
+        for line in stat.traceback.format(limit=args.depth):
+            out("    " + line)
+
+
+def mem(args: argparse.Namespace, mock_url: str) -> Coroutine[Any, Any, None]:
     token = _token()
-    body = orjson.dumps({**SLOW, "stream": True})
+    body = orjson.dumps(SLOW)
 
     async def work(app: FastAPI, state: dict[str, Any]) -> None:
         first = asyncio.Semaphore(0)
-        tasks = []
 
         def on_body(chunk: bytes) -> None:
             if chunk.startswith(b"data: "):
                 first.release()
 
         if args.trace:
-            tracemalloc.start(25)
+            tracemalloc.start(args.depth)
         before = tracemalloc.take_snapshot() if args.trace else None
-        rss_before = _rss_kb()
+        rss_before, maps_before = _rss_kb(), _mappings()
         blocks_before = sys.getallocatedblocks()
-        types_before = _types() if args.types else None
-        maps_before = _mappings()
+        tasks = []
         for start in range(0, args.streams, args.batch):
             count = min(args.batch, args.streams - start)
             for _ in range(count):
@@ -211,83 +219,42 @@ def mem(args: argparse.Namespace, mock_url: str) -> None:
                 tasks.append(asyncio.create_task(_call(app, scope, body, on_body)))
             for _ in range(count):
                 await first.acquire()
-        rss = (_rss_kb() - rss_before) / args.streams
-        print(f"{args.streams} streams held: RSS {rss:.1f} KB each (tracemalloc {args.trace})")
-        blocks = (sys.getallocatedblocks() - blocks_before) / args.streams
-        print(f"  {blocks:.0f} more allocated blocks per stream")
-        if args.trace:
-            current, peak = tracemalloc.get_traced_memory()
-            print(f"traced now {current / args.streams:.0f} B, peak {peak / args.streams:.0f} B per stream")
+        n = args.streams
+        out(f"{n} streams held: RSS {(_rss_kb() - rss_before) / n:.1f} KB per stream")
+        out(f"  {(sys.getallocatedblocks() - blocks_before) / n:.0f} more Python objects each")
         grown = _mappings()
-        for name in sorted(grown, key=lambda n: maps_before.get(n, 0) - grown[n])[:6]:
-            delta = grown[name] - maps_before.get(name, 0)
-            print(f"  mapping {name}: +{delta / args.streams:.1f} KB per stream")
-        if types_before is not None:
-            diff = _types() - types_before
-            for name, count in diff.most_common(args.types):
-                print(f"  {count / args.streams:8.1f} per stream  {name}")
-        if args.mallocstats:
-            sys._debugmallocstats()
-        if args.trim:
-            import ctypes
-            import gc
-
-            gc.collect()
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-            trimmed = (_rss_kb() - rss_before) / args.streams
-            print(f"after gc.collect() and malloc_trim(0): RSS {trimmed:.1f} KB each")
-        if before is None:
-            return
-        after = tracemalloc.take_snapshot()
-        by_package: dict[str, int] = defaultdict(int)
-        for stat in after.compare_to(before, "traceback"):
-            by_package[_package(stat.traceback[-1].filename)] += stat.size_diff
-        total = sum(by_package.values())
-        print(f"{args.streams} streams held: {total / args.streams:.0f} B of Python heap each")
-        for name, size in sorted(by_package.items(), key=lambda kv: -kv[1])[: args.top]:
-            print(f"  {name:28} {size / args.streams:8.0f} B")
-        print("largest allocation sites (per stream):")
-        for stat in after.compare_to(before, "lineno")[: args.top]:
-            frame = stat.traceback[0]
-            print(f"  {stat.size_diff / args.streams:8.0f} B  {frame.filename}:{frame.lineno}")
-        for stat in after.compare_to(before, "traceback")[: args.tracebacks]:
-            print(f"{stat.size_diff / args.streams:8.0f} B in {stat.count_diff / args.streams:.1f} blocks")
-            for line in stat.traceback.format(limit=args.depth):
-                print("    " + line)
+        for name in ("[anon]", "[heap]"):
+            out(f"  {name}: +{(grown[name] - maps_before.get(name, 0)) / n:.1f} KB per stream")
+        if before is not None:
+            _report_heap(before, args)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    run(args, _with_app(mock_url, work))
-
-
-def run(args: argparse.Namespace, main: Awaitable[None]) -> None:
-    if args.uvloop:
-        import uvloop
-
-        uvloop.run(main)  # type: ignore[arg-type]
-    else:
-        asyncio.run(main)  # type: ignore[arg-type]
+    return _with_app(mock_url, work)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("mode", choices=["cpu", "mem"])
     parser.add_argument("--scenario", default="legacy_json", choices=[s.key for s in SCENARIOS])
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--streams", type=int, default=1000)
-    parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--batch", type=int, default=1_000_000, help="open this many at a time")
+    parser.add_argument("--streams", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=50, help="streams opened at a time")
+    parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--tracebacks", type=int, default=0, help="show the N largest in full")
-    parser.add_argument("--depth", type=int, default=6)
-    parser.add_argument("--types", type=int, default=0, help="the N commonest new object types")
-    parser.add_argument("--mallocstats", action="store_true", help="pymalloc's own figures")
-    parser.add_argument("--trim", action="store_true", help="also RSS after malloc_trim")
+    parser.add_argument("--depth", type=int, default=8, help="frames kept by tracemalloc")
     parser.add_argument("--no-trace", dest="trace", action="store_false")
-    parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--uvloop", action="store_true", help="the server's event loop")
     args = parser.parse_args()
     with start_mock(seed=1, bench=True) as mock:
-        (cpu if args.mode == "cpu" else mem)(args, mock.root_url)
+        job = (cpu if args.mode == "cpu" else mem)(args, mock.root_url)
+        if args.uvloop:
+            import uvloop
+
+            uvloop.run(job)
+        else:
+            asyncio.run(job)
 
 
 if __name__ == "__main__":
