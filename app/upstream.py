@@ -158,6 +158,10 @@ class UpstreamClient:
             {**common, "Accept": "text/event-stream", "Accept-Encoding": "identity"}
         )
         self._timeout = _timeout(settings).as_dict()
+        # A stream's reads are bounded by its StreamClock (first event, idle, lifetime), which
+        # the callers wrap around opening it too; the transport's own read timer would be a
+        # second timer per open stream, rescheduled on every read.
+        self._stream_timeout = {**self._timeout, "read": None}
 
     def _request(self, path: str, content: bytes, *, stream: bool) -> httpx.Request:
         url = self._urls.get(path)
@@ -171,7 +175,7 @@ class UpstreamClient:
             url,
             headers=self._stream_headers if stream else self._json_headers,
             stream=httpx.ByteStream(content),
-            extensions={"timeout": self._timeout},
+            extensions={"timeout": self._stream_timeout if stream else self._timeout},
         )
         request.headers["Content-Length"] = str(len(content))
         request.read()
