@@ -6,8 +6,8 @@ JWT secret (unless JWT_SECRET is set) and prints a user token to try the gateway
 """
 
 import argparse
-import gc
 import asyncio
+import gc
 import logging
 import os
 import secrets

@@ -4,10 +4,11 @@ Deliberate departure from sse-starlette's `EventSourceResponse` (which DESIGN na
 this project used first): for every stream it runs an anyio task group of four tasks (the body,
 pings, a disconnect listener, a shutdown listener) plus a cancel scope per write; in the profile
 that was the largest share of a stream's CPU and of its memory (bench/README.md). Here the body
-is written from the request's own task and one watcher task does the rest:
-- it waits for `http.disconnect`; when the caller goes away it cancels the body, whose generator
-  then closes the upstream at once (its `finally`);
-- during silences it writes a `: ping` comment every `ping_s`, so proxies keep the stream open;
+is written from the request's own task, and:
+- one watcher task waits for `http.disconnect`; when the caller goes away it cancels the body,
+  whose generator then closes the upstream at once (its `finally`);
+- during silences a `: ping` comment goes out every `ping_s`, so proxies keep the stream open
+  (one timer per event loop looks after every stream's pings: `_Pinger`);
 - every write is bounded by `send_timeout_s`, so a caller who stopped reading cannot pin the
   stream (and its upstream) in memory: the stream is dropped and the upstream closed.
 Shutdown is not handled here: `ShutdownCoordinator` ends streams with an error event.
@@ -19,6 +20,7 @@ a raw line break, so it needs none of the line splitting a general encoder (sse-
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator
 
 import orjson
@@ -51,6 +53,47 @@ class StalledReaderError(Exception):
     """A write blocked longer than the send timeout."""
 
 
+class _Pinger:
+    """Keep-alive comments for every open stream of one event loop, from one timer.
+
+    A timer per stream (an `asyncio.timeout` around each stream's wait for a disconnect) was
+    about half a kilobyte of every held stream, and CPU on every wake-up; one task that looks at
+    every stream a few times per ping interval costs neither.
+    """
+
+    def __init__(self) -> None:
+        self.streams: set[EventStream] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def track(self, stream: "EventStream") -> None:
+        self.streams.add(stream)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.streams:
+            # A silence of ping_s is answered within ping_s × 1.25.
+            await asyncio.sleep(min(stream.ping_s for stream in self.streams) / 4)
+            now = loop.time()
+            for stream in self.streams:
+                if now - stream.last_write >= stream.ping_s:
+                    stream.ping()
+
+
+_pingers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pinger]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _pinger() -> _Pinger:
+    loop = asyncio.get_running_loop()
+    pinger = _pingers.get(loop)
+    if pinger is None:
+        pinger = _pingers[loop] = _Pinger()
+    return pinger
+
+
 class EventStream(Response):
     """A Response so routes can return it; it never holds a body of its own."""
 
@@ -68,55 +111,73 @@ class EventStream(Response):
         self.raw_headers = raw_headers
         self.ping_s = ping_s
         self.send_timeout_s = send_timeout_s
-        self._lock = asyncio.Lock()
+        self.last_write = 0.0
         self._gone = False
+        self._send: Send | None = None
+        self._body: asyncio.Task[None] | None = None
+        self._ping: asyncio.Task[None] | None = None
 
     async def _write(self, send: Send, message: Message) -> None:
-        async with self._lock:
-            try:
-                async with asyncio.timeout(self.send_timeout_s):
-                    await send(message)
-            except TimeoutError:
-                raise StalledReaderError from None
+        # No lock between the body and a ping: the server writes each message whole, and
+        # frames in either order are a valid stream.
+        try:
+            async with asyncio.timeout(self.send_timeout_s):
+                await send(message)
+        except TimeoutError:
+            raise StalledReaderError from None
+        self.last_write = asyncio.get_running_loop().time()
 
-    async def _watch(self, receive: Receive, send: Send, body: asyncio.Task[None]) -> None:
-        ping = _body(PING, more=True)
-        while True:
-            try:
-                # asyncio.timeout, not wait_for: no extra task per stream while it waits.
-                async with asyncio.timeout(self.ping_s):
-                    message = await receive()
-            except TimeoutError:
-                try:
-                    await self._write(send, ping)
-                except StalledReaderError:
-                    self._gone = True
-                    body.cancel()
-                    return
-                continue
-            if message["type"] == "http.disconnect":
-                self._gone = True
-                body.cancel()
-                return
+    def ping(self) -> None:
+        """Write a keep-alive comment, unless one is still on its way."""
+        if self._ping is None and self._send is not None:
+            self._ping = asyncio.create_task(self._send_ping(self._send))
+
+    async def _send_ping(self, send: Send) -> None:
+        try:
+            await self._write(send, _body(PING, more=True))
+        except StalledReaderError:
+            self._drop()
+        finally:
+            self._ping = None
+
+    def _drop(self) -> None:
+        """The caller left (or stopped reading): end the body, which closes the upstream."""
+        self._gone = True
+        if self._body is not None:
+            self._body.cancel()
+
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._drop()
+
+    def _stop_pings(self) -> None:
+        _pinger().streams.discard(self)
+        self._send = None
+        if self._ping is not None:
+            self._ping.cancel()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        body = asyncio.current_task()
-        assert body is not None
-        watcher = asyncio.create_task(self._watch(receive, send, body))
+        self.last_write = asyncio.get_running_loop().time()
+        self._body = asyncio.current_task()
+        self._send = send
+        watcher = asyncio.create_task(self._watch(receive))
+        _pinger().track(self)
         try:
             async for chunk in self.events:
-                await self._write(
-                    send, {"type": "http.response.body", "body": chunk, "more_body": True}
-                )
-            await self._write(send, {"type": "http.response.body", "body": b"", "more_body": False})
+                await self._write(send, _body(chunk, more=True))
+            self._stop_pings()  # nothing may follow the last message
+            await self._write(send, _body(b"", more=False))
         except StalledReaderError:
             log.warning("dropped a stream whose reader stalled for %ss", self.send_timeout_s)
         except asyncio.CancelledError:
             if not self._gone:
                 raise
-            body.uncancel()  # our own cancellation: the caller left, nothing more to do
+            if self._body is not None:
+                self._body.uncancel()  # our own cancellation: the caller left, nothing more to do
         finally:
+            self._stop_pings()
             watcher.cancel()
             aclose = getattr(self.events, "aclose", None)
             if aclose is not None:
