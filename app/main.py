@@ -111,6 +111,9 @@ def create_app(
         title="ai-gateway",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry looks for a configured provider on every request
+        # (three lookups, each reading the environment); the gateway configures none.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         exception_handlers={
             GatewayError: handle_gateway_error,
             HTTPException: _not_found,

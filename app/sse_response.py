@@ -64,17 +64,23 @@ class _Pinger:
     def __init__(self) -> None:
         self.streams: set[EventStream] = set()
         self._task: asyncio.Task[None] | None = None
+        self._tick = 0.0
 
     def track(self, stream: "EventStream") -> None:
         self.streams.add(stream)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        # A silence of ping_s is answered within ping_s × 1.25. A stream that needs a shorter
+        # tick than the running one (another app's settings, in tests) restarts the timer.
+        tick = stream.ping_s / 4
+        if self._task is None or self._task.done() or tick < self._tick:
+            if self._task is not None:
+                self._task.cancel()
+            self._tick = tick
+            self._task = asyncio.get_running_loop().create_task(self._run(tick))
 
-    async def _run(self) -> None:
+    async def _run(self, tick: float) -> None:
         loop = asyncio.get_running_loop()
         while self.streams:
-            # A silence of ping_s is answered within ping_s × 1.25.
-            await asyncio.sleep(min(stream.ping_s for stream in self.streams) / 4)
+            await asyncio.sleep(tick)
             now = loop.time()
             for stream in self.streams:
                 if now - stream.last_write >= stream.ping_s:

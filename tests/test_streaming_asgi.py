@@ -30,13 +30,16 @@ class EndlessUpstream(httpx.AsyncByteStream):
 
 
 async def call_app(
-    settings_overrides: dict[str, Any], upstream: EndlessUpstream, stall_after: int
+    settings_overrides: dict[str, Any],
+    upstream: httpx.AsyncByteStream,
+    stall_after: int,
+    sent: list[MutableMapping[str, Any]] | None = None,
 ) -> list[MutableMapping[str, Any]]:
     def handler(_request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=upstream)
 
     app = create_app(make_settings(**settings_overrides), transport=httpx.MockTransport(handler))
-    sent: list[MutableMapping[str, Any]] = []
+    sent = [] if sent is None else sent
     request_sent = False
 
     async def receive() -> dict[str, Any]:
@@ -80,3 +83,40 @@ async def test_stalled_reader_is_dropped_and_upstream_closed() -> None:
     sent = await call_app({"sse_send_timeout_s": 0.3}, upstream, stall_after=3)
     assert sent[0]["status"] == 200
     assert upstream.closed.is_set()
+
+
+class PacedUpstream(httpx.AsyncByteStream):
+    """One event, then one every `every_s`, or nothing more when it is None."""
+
+    def __init__(self, every_s: float | None) -> None:
+        self.every_s = every_s
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            yield b'data: {"choices":[{"delta":{"content":"x"}}]}\n\n'
+            if self.every_s is None:
+                await asyncio.Event().wait()
+            await asyncio.sleep(self.every_s or 0)
+
+
+async def pings_received(every_s: list[float | None], run_s: float) -> list[int]:
+    """Streams open side by side for `run_s`: the `: ping` writes each one received."""
+    sent: list[list[MutableMapping[str, Any]]] = [[] for _ in every_s]
+    tasks = [
+        asyncio.create_task(call_app({"sse_ping_s": 0.1}, PacedUpstream(every), 10**9, log))
+        for every, log in zip(every_s, sent, strict=True)
+    ]
+    done, _ = await asyncio.wait(tasks, timeout=run_s)
+    assert not done  # every stream was still open
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return [sum(m.get("body") == b": ping\n\n" for m in log) for log in sent]
+
+
+async def test_every_silent_stream_is_pinged_and_a_busy_one_is_not() -> None:
+    # One timer serves all open streams; a ping goes out only after ping_s of silence.
+    silent_a, silent_b, busy = await pings_received([None, None, 0.02], run_s=0.8)
+    assert silent_a >= 4
+    assert silent_b >= 4
+    assert busy == 0

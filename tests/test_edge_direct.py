@@ -1,0 +1,96 @@
+"""The edge calls the AI endpoints directly (app/middleware.py), outside FastAPI's exception
+layers: each endpoint must still answer every failure in its surface's envelope, and requests
+the edge does not take must still reach the router."""
+
+import asyncio
+from collections.abc import MutableMapping
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from app.main import create_app
+from tests.factories import UPSTREAM_KEY, make_settings, make_token
+
+CHAT = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})
+
+
+def exploding(_request: httpx.Request) -> httpx.Response:
+    raise ValueError(f"boom {UPSTREAM_KEY}")  # not a transport error: a bug, as far as we know
+
+
+async def call(
+    method: str, path: str, handler: Any = exploding
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    app = create_app(make_settings(), transport=httpx.MockTransport(handler))
+    sent: list[MutableMapping[str, Any]] = []
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": CHAT, "more_body": False}
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    async with app.router.lifespan_context(app) as state:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [
+                (b"authorization", f"Bearer {make_token()}".encode()),
+                (b"content-type", b"application/json"),
+            ],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 2),
+            "state": dict(state or {}),
+        }
+        await asyncio.wait_for(app(scope, receive, send), timeout=5)
+    start = sent[0]
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    return start["status"], dict(start["headers"]), body
+
+
+async def test_unexpected_failure_is_a_bare_500_in_the_legacy_envelope() -> None:
+    status, headers, body = await call("POST", "/api/ai/chat/completion")
+    assert status == 500
+    assert orjson.loads(body) == {
+        "error": "INTERNAL_ERROR",
+        "message": "Internal server error",
+        "statusCode": 500,
+    }
+    assert b"boom" not in body
+    assert UPSTREAM_KEY.encode() not in body
+    assert b"x-request-id" in headers
+
+
+async def test_unexpected_failure_is_a_bare_500_in_the_openai_envelope() -> None:
+    status, _headers, body = await call("POST", "/api/v1/chat/completions")
+    assert status == 500
+    assert orjson.loads(body)["error"]["message"] == "Internal server error"
+    assert b"boom" not in body
+    assert UPSTREAM_KEY.encode() not in body
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+async def test_other_methods_still_reach_the_router(method: str) -> None:
+    status, _headers, body = await call(method, "/api/ai/chat/completion")
+    assert status == 404
+    assert orjson.loads(body)["error"] == "NOT_FOUND"
+
+
+async def test_a_trailing_slash_still_reaches_the_router() -> None:
+    status, headers, _body = await call("POST", "/api/ai/chat/completion/")
+    assert status == 307
+    assert headers[b"location"].endswith(b"/api/ai/chat/completion")
