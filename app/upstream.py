@@ -53,9 +53,9 @@ def build_transport(settings: Settings) -> httpx.AsyncBaseTransport:
         max_keepalive_connections=settings.upstream_max_keepalive,
     )
     if settings.upstream_transport == "aiohttp":
-        from httpx_aiohttp import AiohttpTransport
+        from app.transport import LeanAiohttpTransport
 
-        return AiohttpTransport(limits=limits, trust_env=False)
+        return LeanAiohttpTransport(limits=limits, trust_env=False)
     return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
 
 

@@ -1,0 +1,90 @@
+"""The upstream HTTP transport: httpx's API on aiohttp's connection pool, lean for one upstream.
+
+DESIGN keeps httpx as the client API with the transport the benchmark finds cheaper; that is
+aiohttp, through `httpx-aiohttp` (bench/transport.py). This subclass replaces only its request
+method, after the profile (bench/README.md) showed what it spent per request that a fixed
+upstream does not need: each header decoded through httpx's `Headers.items()` (an encoding
+check per key and value), a `ClientTimeout` and a URL parse per request, and, for the JSON
+answers, the body read through four async generators and a content decoder. Here headers are
+decoded in one pass, timeouts and URLs are made once, and any answer that is not an event
+stream is read in one call and handed to httpx whole. aiohttp decompresses (the JSON calls
+accept gzip), so `Content-Encoding` is dropped from what httpx sees. Connection set-up,
+pooling, limits and the mapping of aiohttp's errors to httpx's stay those of httpx-aiohttp.
+"""
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
+from multidict import CIMultiDict
+from yarl import URL
+
+# Distinct URLs are few (one per upstream path, plus the catalog's queries); the bound keeps a
+# caller-controlled query from growing the cache.
+URL_CACHE_MAX = 64
+TimeoutKey = tuple[float | None, float | None, float | None]
+
+
+class LeanAiohttpTransport(AiohttpTransport):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._urls: dict[str, URL] = {}
+        self._timeouts: dict[TimeoutKey, aiohttp.ClientTimeout] = {}
+
+    def _url(self, request: httpx.Request) -> URL:
+        text = str(request.url)
+        url = self._urls.get(text)
+        if url is None:
+            url = URL(text, encoded=True)
+            if len(self._urls) < URL_CACHE_MAX:
+                self._urls[text] = url
+        return url
+
+    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
+        given = request.extensions.get("timeout", {})
+        key = (given.get("connect"), given.get("read"), given.get("pool"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+                sock_connect=key[0], sock_read=key[1], connect=key[2]
+            )
+        return timeout
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        # aiohttp sets Content-Length from the body itself.
+        headers: CIMultiDict[str] = CIMultiDict(
+            (key.decode("latin-1"), value.decode("latin-1"))
+            for key, value in request.headers.raw
+            if key.lower() != b"content-length"
+        )
+        try:
+            content = request.content or None
+        except httpx.RequestNotRead:
+            return await super().handle_async_request(request)
+        with map_aiohttp_exceptions():
+            response = await self.client.request(
+                request.method,
+                self._url(request),
+                headers=headers,
+                data=content,
+                allow_redirects=False,
+                compress=False,
+                timeout=self._timeout(request),
+            ).__aenter__()
+            raw_headers = response.raw_headers
+            if response.headers.get("Content-Encoding"):
+                raw_headers = tuple(h for h in raw_headers if h[0].lower() != b"content-encoding")
+            if response.content_type == "text/event-stream":
+                return httpx.Response(
+                    response.status,
+                    headers=raw_headers,
+                    stream=AiohttpResponseStream(response),
+                    request=request,
+                )
+            try:
+                body = await response.read()
+            finally:
+                response.release()
+        return httpx.Response(response.status, headers=raw_headers, content=body, request=request)
