@@ -16,6 +16,7 @@ Shutdown is not handled here: `ShutdownCoordinator` ends streams with an error e
 Frames are built here too, as bytes: `data: <json>` and a blank line. JSON from orjson never holds
 a raw line break, so it needs none of the line splitting a general encoder (sse-starlette's
 `ServerSentEvent`, used first) does for every event; text that may hold one is split per the spec.
+With both gone, sse-starlette is no longer a dependency.
 """
 
 import asyncio
