@@ -7,6 +7,7 @@ copies those keys onto its error object; on `/api/v1/*` as OpenAI's
 `{"error":{"message","type","code"}}`, which the `openai` SDKs parse into typed exceptions.
 """
 
+import logging
 from collections.abc import Mapping
 
 import orjson
@@ -14,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 JSON_MEDIA_TYPE = "application/json; charset=utf-8"
+
+log = logging.getLogger("app")
 
 
 class GatewayError(Exception):
@@ -116,6 +119,13 @@ def error_response(err: GatewayError, path: str = "") -> Response:
         media_type=JSON_MEDIA_TYPE,
         headers=headers,
     )
+
+
+def unexpected_error_response(exc: Exception, path: str) -> Response:
+    """A failure nothing anticipated: its type goes to the server log only (never its message,
+    which may quote a prompt), the caller gets a bare 500 in the path's envelope."""
+    log.error("unhandled error: %s", type(exc).__name__)
+    return error_response(GatewayError("Internal server error"), path)
 
 
 async def handle_gateway_error(request: Request, exc: Exception) -> Response:

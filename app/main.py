@@ -6,7 +6,6 @@ module (tests do) needs no environment. A bad configuration exits with one line 
 variable, not a traceback.
 """
 
-import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,14 +25,18 @@ from app.assets import AssetResolver
 from app.catalog import ModelCatalog
 from app.config import Settings, get_settings
 from app.deps import Gateway, State
-from app.errors import GatewayError, InvalidInputError, error_response, handle_gateway_error
+from app.errors import (
+    GatewayError,
+    InvalidInputError,
+    error_response,
+    handle_gateway_error,
+    unexpected_error_response,
+)
 from app.middleware import EdgeMiddleware
 from app.routers import chat, embeddings, health, images, models, openai_api  # noqa: F401
 from app.routers.common import AI_ENDPOINTS, AI_ROUTES
 from app.stream_clock import ShutdownCoordinator
 from app.upstream import UpstreamClient, build_client, build_transport
-
-log = logging.getLogger("app")
 
 EXPOSED_HEADERS = ["X-Request-Id", "X-Generation-Id", "Retry-After", "Content-Range"]
 
@@ -57,9 +60,7 @@ async def _invalid_request(request: Request, _exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    # The traceback goes to the server log only; callers get a bare 500 in their envelope.
-    log.error("unhandled error: %s", type(exc).__name__)
-    return error_response(GatewayError("Internal server error"), request.url.path)
+    return unexpected_error_response(exc, request.url.path)
 
 
 class GatewayApp(FastAPI):

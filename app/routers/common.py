@@ -10,7 +10,6 @@ the exact POSTs straight from `AI_ENDPOINTS`, and the same endpoints are also ro
 OpenAPI schema.
 """
 
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -22,7 +21,13 @@ from starlette.routing import Route
 from app.auth import Principal, require_principal
 from app.config import Settings
 from app.deps import Gateway, gateway_of
-from app.errors import JSON_MEDIA_TYPE, GatewayError, InvalidInputError, error_response
+from app.errors import (
+    JSON_MEDIA_TYPE,
+    GatewayError,
+    InvalidInputError,
+    error_response,
+    unexpected_error_response,
+)
 from app.policy import PolicyError
 from app.schemas.body import M, parse_body
 from app.upstream import UpstreamClient, UpstreamFailure
@@ -32,8 +37,6 @@ Json = dict[str, Any]
 
 Handler = Callable[[Request, Principal, Gateway], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-log = logging.getLogger("app")
 
 # Filled as the route modules are imported. `create_app` puts the routes first in the app's
 # routes (matched before FastAPI's included routers, which cost a walk each) and hands the
@@ -52,9 +55,8 @@ def ai_route(path: str) -> Callable[[Handler], Handler]:
                 return await handler(request, principal, gateway_of(request))
             except GatewayError as err:
                 return error_response(err, path)
-            except Exception as err:
-                log.error("unhandled error: %s", type(err).__name__)
-                return error_response(GatewayError("Internal server error"), path)
+            except Exception as err:  # the boundary: a bare 500, the type logged
+                return unexpected_error_response(err, path)
 
         AI_ROUTES.append(Route(path, endpoint, methods=["POST"], name=handler.__name__))
         AI_ENDPOINTS[path] = endpoint
