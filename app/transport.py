@@ -53,11 +53,8 @@ class LeanAiohttpTransport(AiohttpTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self.client, aiohttp.ClientSession):
             self.client = self.get_client()
-        # aiohttp sets Content-Length from the body itself.
         headers: CIMultiDict[str] = CIMultiDict(
-            (key.decode("latin-1"), value.decode("latin-1"))
-            for key, value in request.headers.raw
-            if key.lower() != b"content-length"
+            (key.decode("latin-1"), value.decode("latin-1")) for key, value in request.headers.raw
         )
         try:
             content = request.content or None
