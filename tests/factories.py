@@ -1,6 +1,7 @@
 """Settings and credentials for tests: one place that knows the test secrets."""
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from jose import jwt
@@ -57,3 +58,25 @@ def legacy_anon_jwt() -> str:
         expires_in=None,
         **LEGACY_ANON_JWT_CLAIMS,
     )
+
+
+def asgi_scope(method: str, path: str, state: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An HTTP scope for calling the app directly, as a server would: a user's token, a JSON
+    body, and a copy of the lifespan's state."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [
+            (b"authorization", f"Bearer {make_token()}".encode()),
+            (b"content-type", b"application/json"),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+        "state": dict(state or {}),
+    }

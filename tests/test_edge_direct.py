@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from app.main import create_app
-from tests.factories import UPSTREAM_KEY, make_settings, make_token
+from tests.factories import UPSTREAM_KEY, asgi_scope, make_settings
 
 CHAT = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})
 
@@ -39,23 +39,7 @@ async def call(
         sent.append(message)
 
     async with app.router.lifespan_context(app) as state:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": [
-                (b"authorization", f"Bearer {make_token()}".encode()),
-                (b"content-type", b"application/json"),
-            ],
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 2),
-            "state": dict(state or {}),
-        }
+        scope = asgi_scope(method, path, state)
         await asyncio.wait_for(app(scope, receive, send), timeout=5)
     start = sent[0]
     body = b"".join(m.get("body", b"") for m in sent[1:])

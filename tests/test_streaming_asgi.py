@@ -9,7 +9,7 @@ import httpx
 import orjson
 
 from app.main import create_app
-from tests.factories import make_settings, make_token
+from tests.factories import asgi_scope, make_settings
 
 BODY = orjson.dumps({"model": "m", "stream": True, "messages": [{"role": "user", "content": "Hi"}]})
 
@@ -55,25 +55,8 @@ async def call_app(
         if message["type"] == "http.response.body" and len(sent) > stall_after:
             await asyncio.Event().wait()  # a reader that stopped reading
 
-    headers = [
-        (b"authorization", f"Bearer {make_token()}".encode()),
-        (b"content-type", b"application/json"),
-    ]
     async with app.router.lifespan_context(app) as state:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/api/ai/chat/completion",
-            "raw_path": b"/api/ai/chat/completion",
-            "query_string": b"",
-            "headers": headers,
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 2),
-            "state": dict(state or {}),
-        }
+        scope = asgi_scope("POST", "/api/ai/chat/completion", state)
         await asyncio.wait_for(app(scope, receive, send), timeout=5)
     return sent
 
