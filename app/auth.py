@@ -8,6 +8,7 @@ refused on AI routes unless AI_ALLOW_ANON is set, because the anon key ships in 
 """
 
 import hmac
+import math
 import time
 from collections import OrderedDict
 from typing import Annotated, Any, Literal
@@ -27,6 +28,9 @@ CHECK_API_KEY = "Check the API key is valid or generate a new API key."
 ALGORITHMS = ["HS256"]
 
 Kind = Literal["user", "anon", "admin"]
+# RFC 7519 NumericDates: JSON numbers. python-jose runs `int()` on them, which takes "123", and
+# raises OverflowError (not ValueError) on the ±inf that 1e400 parses to.
+TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 class Principal(BaseModel):
@@ -79,8 +83,11 @@ def _decode(token: str, settings: Settings) -> tuple[Principal, float | None]:
             algorithms=ALGORITHMS,
             options={"verify_aud": False, "verify_iss": False},
         )
-    except (JOSEError, ValueError, TypeError) as err:
+    except (JOSEError, ValueError, TypeError, OverflowError) as err:
         raise AuthError("Invalid token") from err
+    times = {name: _numeric_date(claims[name]) for name in TIME_CLAIMS if name in claims}
+    if None in times.values():
+        raise AuthError("Invalid token")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise AuthError("Invalid token subject")
@@ -92,14 +99,24 @@ def _decode(token: str, settings: Settings) -> tuple[Principal, float | None]:
     principal = Principal(
         id=sub, role=role, kind=kind, email=email if isinstance(email, str) else None
     )
-    exp = claims.get("exp")
-    if isinstance(exp, int | float) and time.time() >= exp:
+    exp = times.get("exp")
+    if exp is not None and time.time() >= exp:
         # python-jose compares whole seconds; RFC 7519 refuses a token from its `exp` on.
         raise AuthError("Invalid token")
-    if "nbf" in claims:
+    if "nbf" in times:
         return principal, None  # valid only from some moment on: not worth caching
-    expires = float(exp) if isinstance(exp, int | float) else float("inf")
-    return principal, expires
+    return principal, float("inf") if exp is None else exp
+
+
+def _numeric_date(value: object) -> float | None:
+    """The claim as a finite float, or None when it is not a JSON number that fits one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer literal beyond float's range
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 def _api_key(request: Request, bearer: str | None) -> str | None:

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     asset_max_redirects: int = Field(default=3, ge=0, le=10)
     # Networks the fetcher may reach although they are not public (an internal asset server).
     asset_trusted_networks: Annotated[list[str], NoDecode] = []
+    # One request may not fan out without bound: asset parts per request, bytes inlined in
+    # total, and fetches running at once.
+    asset_max_parts: int = Field(default=16, gt=0)
+    asset_max_total_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    asset_fetch_concurrency: int = Field(default=4, gt=0, le=64)
 
     cors_origins: Annotated[list[str], NoDecode] = []
     host: str = "127.0.0.1"
@@ -70,6 +75,19 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     max_prompt_chars: int = Field(default=1_000_000, gt=0)
     max_messages: int = Field(default=500, gt=0)
+    # The shape of a JSON body, bounded before any validation: nesting depth (orjson cannot
+    # write beyond 254 levels, and deep input is only ever hostile) and array elements plus
+    # object members in the whole body (each can cost a validation error).
+    max_json_depth: int = Field(default=64, gt=0, le=128)
+    max_json_items: int = Field(default=50_000, gt=0)
+
+    # The HTTP server's own bounds, for callers who never finish a request: bytes of request
+    # line plus headers (431), time to send them (408), time to send the body (408), and open
+    # connections (503 beyond).
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    header_read_timeout_s: float = Field(default=10.0, gt=0)
+    body_read_timeout_s: float = Field(default=60.0, gt=0)
+    max_connections: int = Field(default=10_000, gt=0)
 
     # Picked by bench/transport.py: the aiohttp transport costs far less CPU per request.
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
@@ -89,6 +107,9 @@ class Settings(BaseSettings):
     image_upstream_timeout_s: float = Field(default=300.0, gt=0)
     models_cache_ttl_s: float = Field(default=3600.0, gt=0)
     upstream_max_connections: int = Field(default=512, gt=0)
+    # How long a call may wait for a free upstream connection; beyond it the gateway is busy
+    # (503 with Retry-After), which is not the upstream timing out.
+    upstream_pool_timeout_s: float = Field(default=10.0, gt=0)
     upstream_max_keepalive: int = Field(default=128, ge=0)
     upstream_max_retries: int = Field(default=2, ge=0, le=5)
     upstream_retry_base_s: float = Field(default=0.5, ge=0)

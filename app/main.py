@@ -78,10 +78,12 @@ class GatewayApp(FastAPI):
         )
         if settings.cors_origins:
             # Only when configured: the CORS layer wraps every send, streamed writes included.
+            # `*` answers any origin, so never with credentials (the gateway uses no cookies);
+            # a listed origin keeps them, as the legacy backend did.
             app = CORSMiddleware(
                 app,
                 allow_origins=settings.cors_origins,
-                allow_credentials=True,
+                allow_credentials="*" not in settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["*"],
                 expose_headers=EXPOSED_HEADERS,

@@ -9,6 +9,7 @@ scrubbed), so callers can fix a bad request; `Retry-After` is passed on.
 from typing import Any
 
 from app.errors import UpstreamError
+from app.redact import redact_secret
 from app.upstream import UpstreamFailure
 from app.upstream_errors import MAX_MESSAGE_CHARS, inband_status
 
@@ -20,6 +21,17 @@ def _error_object(payload: object) -> Any:
 def to_openai_error(failure: UpstreamFailure, secret: str) -> UpstreamError:
     if failure.kind == "connect":
         return UpstreamError("Could not reach the AI provider.", code="upstream_unavailable")
+    if failure.kind == "broken":
+        return UpstreamError(
+            "The AI provider's answer broke off; it was not retried.", code="upstream_broken"
+        )
+    if failure.kind == "busy":
+        return UpstreamError(
+            "The AI gateway is busy right now; please retry shortly.",
+            status_code=503,
+            code="gateway_busy",
+            headers={"Retry-After": failure.headers.get("retry-after", "1")},
+        )
     if failure.kind == "timeout":
         return UpstreamError(
             "The AI provider did not answer in time.", status_code=504, code="upstream_timeout"
@@ -30,8 +42,10 @@ def to_openai_error(failure: UpstreamFailure, secret: str) -> UpstreamError:
     error = _error_object(failure.payload)
     message = error.get("message") if isinstance(error, dict) else None
     if not isinstance(message, str) or not message:
-        message = failure.text.strip()[:MAX_MESSAGE_CHARS] or f"The AI provider answered {status}."
-    message = message[:MAX_MESSAGE_CHARS].replace(secret, "[redacted]") if secret else message
+        message = failure.text.strip()
+    # Redact, then cut: a cut taken first can end inside the key and leave part of it unmatched.
+    message = redact_secret(message, secret)[:MAX_MESSAGE_CHARS]
+    message = message or f"The AI provider answered {status}."
     raw_code = error.get("code") if isinstance(error, dict) else None
     code = str(raw_code) if raw_code is not None else f"upstream_{status}"
     headers = {"Retry-After": v} if (v := failure.headers.get("retry-after")) else None

@@ -9,11 +9,19 @@ answers, the body read through four async generators and a content decoder. Here
 decoded in one pass, timeouts and URLs are made once, and any answer that is not an event
 stream is read in one call and handed to httpx whole. aiohttp decompresses (the JSON calls
 accept gzip), so `Content-Encoding` is dropped from what httpx sees. Connection set-up,
-pooling, limits and the mapping of aiohttp's errors to httpx's stay those of httpx-aiohttp.
+pooling, limits and the mapping of aiohttp's errors to httpx's stay those of httpx-aiohttp,
+with two additions:
+- a failure while reading an answer whose status line has arrived is `AnswerBrokenError`, never
+  an error that reads as "could not connect": the request was delivered and is being billed, so
+  it must not be sent again (app/upstream.py retries only failures before any answer);
+- at most `max_keepalive_connections` idle connections are kept (aiohttp's connector has no
+  such bound: 387 idle connections stayed pooled after a burst with the limit at 128).
 """
 
 import aiohttp
 import httpx
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ConnectionKey
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 from multidict import CIMultiDict
@@ -25,11 +33,49 @@ URL_CACHE_MAX = 64
 TimeoutKey = tuple[float | None, float | None, float | None]
 
 
+class AnswerBrokenError(httpx.ReadError):
+    """The upstream answered (status line received), then the answer broke off."""
+
+
+class KeepaliveBoundConnector(aiohttp.TCPConnector):
+    """A TCPConnector that closes a released connection instead of pooling it when
+    `max_idle` connections are already idle."""
+
+    def __init__(self, *, max_idle: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._max_idle = max_idle
+
+    def _release(
+        self,
+        key: ConnectionKey,
+        protocol: ResponseHandler,
+        *,
+        should_close: bool = False,
+    ) -> None:
+        # aiohttp's pool of idle connections (private, stable since 3.0); one upstream host.
+        idle = sum(len(conns) for conns in self._conns.values())
+        super()._release(key, protocol, should_close=should_close or idle >= self._max_idle)
+
+
 class LeanAiohttpTransport(AiohttpTransport):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._urls: dict[str, URL] = {}
         self._timeouts: dict[TimeoutKey, aiohttp.ClientTimeout] = {}
+
+    def get_client(self) -> aiohttp.ClientSession:
+        limits = self.limits
+        connector = KeepaliveBoundConnector(
+            max_idle=(
+                limits.max_keepalive_connections
+                if limits.max_keepalive_connections is not None
+                else 2**31
+            ),
+            limit=limits.max_connections or 0,
+            keepalive_timeout=limits.keepalive_expiry,
+            ssl=self.ssl_context,
+        )
+        return aiohttp.ClientSession(connector=connector)
 
     def _url(self, request: httpx.Request) -> URL:
         text = str(request.url)
@@ -70,18 +116,21 @@ class LeanAiohttpTransport(AiohttpTransport):
                 compress=False,
                 timeout=self._timeout(request),
             ).__aenter__()
-            raw_headers = response.raw_headers
-            if response.headers.get("Content-Encoding"):
-                raw_headers = tuple(h for h in raw_headers if h[0].lower() != b"content-encoding")
-            if response.content_type == "text/event-stream":
-                return httpx.Response(
-                    response.status,
-                    headers=raw_headers,
-                    stream=AiohttpResponseStream(response),
-                    request=request,
-                )
-            try:
+        raw_headers = response.raw_headers
+        if response.headers.get("Content-Encoding"):
+            raw_headers = tuple(h for h in raw_headers if h[0].lower() != b"content-encoding")
+        if response.content_type == "text/event-stream":
+            return httpx.Response(
+                response.status,
+                headers=raw_headers,
+                stream=AiohttpResponseStream(response),
+                request=request,
+            )
+        try:
+            with map_aiohttp_exceptions():
                 body = await response.read()
-            finally:
-                response.release()
+        except httpx.TransportError as err:
+            raise AnswerBrokenError(str(err), request=request) from err
+        finally:
+            response.release()
         return httpx.Response(response.status, headers=raw_headers, content=body, request=request)

@@ -18,11 +18,16 @@ import httpx
 import orjson
 
 from app.config import Settings
+from app.redact import redact_secret
+from app.transport import AnswerBrokenError
+from app.upstream_slots import PoolBusyError, UpstreamSlots
 
 log = logging.getLogger("app.upstream")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 USER_AGENT = "ai-gateway/0.1"
+# What a caller refused for want of a free upstream connection is told to wait.
+BUSY_RETRY_AFTER_S = "1"
 
 Json = dict[str, Any]
 
@@ -40,7 +45,9 @@ class UpstreamFailure(Exception):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(f"upstream {kind} {status or ''}".strip())
-        self.kind = kind  # "status" | "inband" | "timeout" | "connect" | "invalid"
+        # "status" | "inband" | "timeout" | "connect" | "invalid" | "broken" (the answer broke
+        # off after its status line) | "busy" (no free upstream connection in time)
+        self.kind = kind
         self.status = status
         self.payload = payload
         self.text = text
@@ -60,6 +67,8 @@ def build_transport(settings: Settings) -> httpx.AsyncBaseTransport:
 
 
 def _timeout(settings: Settings) -> httpx.Timeout:
+    # `pool` only bounds what the transport itself may wait for a connection beyond ours:
+    # calls wait for a free connection in UpstreamSlots, under UPSTREAM_POOL_TIMEOUT_S.
     return httpx.Timeout(
         connect=settings.upstream_connect_timeout_s,
         read=settings.upstream_read_timeout_s,
@@ -158,6 +167,10 @@ class UpstreamClient:
             {**common, "Accept": "text/event-stream", "Accept-Encoding": "identity"}
         )
         self._timeout = _timeout(settings).as_dict()
+        self._secret = settings.openrouter_api_key.get_secret_value()
+        self.slots = UpstreamSlots(
+            settings.upstream_max_connections, settings.upstream_pool_timeout_s
+        )
         # A stream's reads are bounded by its StreamClock (first event, idle, lifetime), which
         # the callers wrap around opening it too; the transport's own read timer would be a
         # second timer per open stream, rescheduled on every read.
@@ -194,19 +207,27 @@ class UpstreamClient:
         """`send_json`, also returning the answer's bytes (keep-alive whitespace stripped)."""
         try:
             async with asyncio.timeout(timeout_s or self.settings.upstream_total_timeout_s):
-                resp = await self._send(path, orjson.dumps(body), stream=False)
+                await self._acquire()
+                try:
+                    resp = await self._send(path, orjson.dumps(body), stream=False)
+                finally:
+                    self.slots.release()
         except TimeoutError as err:
             raise UpstreamFailure("timeout") from err
         payload = _parse(resp.content)
         if resp.status_code >= 300 or not isinstance(payload, dict) or payload.get("error"):
-            raise _failure(resp, payload)
+            raise _failure(resp, payload, self._secret)
         return payload, resp.content.lstrip(), resp.headers
 
     async def get_json(self, path: str, params: dict[str, str] | None = None) -> Json:
         """One GET (catalog reads: their callers serve a cached copy rather than retry)."""
         try:
             async with asyncio.timeout(self.settings.upstream_total_timeout_s):
-                resp = await self.client.get(path, params=params)
+                await self._acquire()
+                try:
+                    resp = await self.client.get(path, params=params)
+                finally:
+                    self.slots.release()
         except TimeoutError as err:
             raise UpstreamFailure("timeout") from err
         except httpx.TransportError as err:
@@ -214,7 +235,7 @@ class UpstreamClient:
             raise UpstreamFailure(kind) from err
         payload = _parse(resp.content)
         if resp.status_code >= 300 or not isinstance(payload, dict) or payload.get("error"):
-            raise _failure(resp, payload)
+            raise _failure(resp, payload, self._secret)
         return payload
 
     async def open_stream(self, path: str, body: Json) -> httpx.Response:
@@ -226,16 +247,39 @@ class UpstreamClient:
         # orjson's bytes keep a 4 KB buffer whatever their length; a stream holds its request for
         # its whole life, so it gets a right-sized copy (4 KB less per open stream).
         content = memoryview(orjson.dumps(body)).tobytes()
-        resp = await self._send(path, content, stream=True)
+        await self._acquire()
+        try:
+            resp = await self._send(path, content, stream=True)
+        except BaseException:
+            self.slots.release()
+            raise
         content_type = resp.headers.get("content-type", "")
         if resp.status_code == 200 and content_type.startswith("text/event-stream"):
+            self.slots.hold_until_closed(resp)
             return resp
         try:
             await resp.aread()
+        except httpx.TransportError as err:
+            raise UpstreamFailure("broken") from err
         finally:
-            await resp.aclose()
+            try:
+                await resp.aclose()
+            finally:
+                self.slots.release()
         payload = _parse(resp.content)
-        raise _failure(resp, payload)
+        raise _failure(resp, payload, self._secret)
+
+    @property
+    def pool_timeouts(self) -> int:
+        """Calls refused because no upstream connection became free in time."""
+        return self.slots.timeouts
+
+    async def _acquire(self) -> None:
+        try:
+            await self.slots.acquire()
+        except PoolBusyError:
+            log.warning("no free upstream connection within %ss", self.slots.wait_s)
+            raise UpstreamFailure("busy", headers={"retry-after": BUSY_RETRY_AFTER_S}) from None
 
     async def _send(self, path: str, content: bytes, *, stream: bool) -> httpx.Response:
         attempts = self.settings.upstream_max_retries + 1
@@ -244,9 +288,10 @@ class UpstreamClient:
             request = self._request(path, content, stream=stream)
             try:
                 resp = await self._transport.handle_async_request(request)
-                if not stream:
-                    await resp.aread()
+            except AnswerBrokenError as err:
+                raise UpstreamFailure("broken") from err
             except httpx.TransportError as err:
+                # No status line yet: nothing was answered, so the request may go again.
                 if not _is_connect_failure(err):
                     raise UpstreamFailure("timeout") from err
                 if last:
@@ -254,6 +299,12 @@ class UpstreamClient:
                 log.warning("upstream connection failed (%s); retrying", type(err).__name__)
                 await asyncio.sleep(_backoff(attempt, self.settings))
                 continue
+            if not stream:
+                try:
+                    await resp.aread()
+                except httpx.TransportError as err:
+                    # Answered, then broken off: billed upstream, never sent again.
+                    raise UpstreamFailure("broken") from err
             if resp.status_code not in RETRY_STATUSES or last:
                 return resp
             delay = _retry_delay(resp, attempt, self.settings)
@@ -266,13 +317,14 @@ class UpstreamClient:
         raise AssertionError("unreachable")
 
 
-def _failure(resp: httpx.Response, payload: object) -> UpstreamFailure:
+def _failure(resp: httpx.Response, payload: object, secret: str) -> UpstreamFailure:
     if resp.status_code >= 300:
         return UpstreamFailure(
             "status",
             status=resp.status_code,
             payload=payload,
-            text=resp.text[:2000],
+            # Redacted before the cut: a cut inside the key would leave a part no one can match.
+            text=redact_secret(resp.text, secret)[:2000],
             headers=resp.headers,
         )
     if isinstance(payload, dict) and payload.get("error"):

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from app.errors import UpstreamError
+from app.redact import redact_secret
 from app.upstream import UpstreamFailure
 
 MAX_MESSAGE_CHARS = 500
@@ -20,8 +21,8 @@ def _error_object(payload: object) -> Any:
     return payload.get("error") if isinstance(payload, dict) else None
 
 
-def upstream_message(status: int, payload: object, text: str) -> str:
-    """`APIError.makeMessage` of openai-node, which produced the legacy messages."""
+def upstream_message(status: int, payload: object, text: str, secret: str) -> str:
+    """`APIError.makeMessage` of openai-node, which produced the legacy messages, key scrubbed."""
     error = _error_object(payload)
     if isinstance(error, dict) and error.get("message"):
         raw = error["message"]
@@ -32,7 +33,8 @@ def upstream_message(status: int, payload: object, text: str) -> str:
         msg = orjson.dumps(payload).decode()
     else:
         msg = text.strip()
-    return f"{status} {msg[:MAX_MESSAGE_CHARS]}" if msg else f"{status} status code (no body)"
+    msg = redact_secret(msg, secret)[:MAX_MESSAGE_CHARS]  # redact, then cut: never the reverse
+    return f"{status} {msg}" if msg else f"{status} status code (no body)"
 
 
 def inband_status(payload: object) -> int:
@@ -44,8 +46,17 @@ def inband_status(payload: object) -> int:
 
 
 def to_legacy_error(failure: UpstreamFailure, secret: str) -> UpstreamError:
-    if failure.kind == "connect":
+    if failure.kind in ("connect", "broken"):
+        # "broken": answered, then cut off; it was not sent again (DESIGN, billing safety).
         return UpstreamError("Connection error.", status_code=502)
+    if failure.kind == "busy":
+        return UpstreamError(
+            "The AI gateway is busy right now; please retry shortly.",
+            status_code=503,
+            code="AI_GATEWAY_BUSY",
+            next_actions="Retry after the Retry-After delay.",
+            headers={"Retry-After": failure.headers.get("retry-after", "1")},
+        )
     if failure.kind == "timeout":
         return UpstreamError("Request timed out.", status_code=504)
     if failure.kind == "invalid":
@@ -74,7 +85,5 @@ def to_legacy_error(failure: UpstreamFailure, secret: str) -> UpstreamError:
             next_actions="Wait a moment and retry, or check your API key rate limits.",
             headers={"Retry-After": retry_after} if retry_after else None,
         )
-    message = upstream_message(status, failure.payload, failure.text)
-    if secret:
-        message = message.replace(secret, "[redacted]")
+    message = upstream_message(status, failure.payload, failure.text, secret)
     return UpstreamError(message, status_code=status if 400 <= status <= 599 else 502)

@@ -2,16 +2,22 @@
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import time
+from collections.abc import MutableMapping
 from types import SimpleNamespace
+from typing import Any
 
+import httpx
 import orjson
 import pytest
 from starlette.requests import Request
 
-from app.auth import authenticate, require_principal, verify_token
+from app.auth import _verified, authenticate, require_principal, verify_token
 from app.config import Settings
-from app.errors import GatewayError, legacy_body
+from app.errors import AuthError, GatewayError, legacy_body
+from app.main import create_app
 from tests.factories import API_KEY, JWT_SECRET, legacy_anon_jwt, make_settings, make_token
 
 SETTINGS = make_settings()
@@ -66,14 +72,96 @@ def test_invalid_tokens_give_auth_unauthorized(token: str) -> None:
     assert failure({"Authorization": f"Bearer {token}"}) == INVALID_TOKEN
 
 
-def test_rs256_header_signed_with_hs_secret_is_refused() -> None:
-    import hashlib
-    import hmac
-
-    signing_input = _b64({"alg": "RS256", "typ": "JWT"}) + "." + _b64({"sub": "u"})
+def _signed(header: dict[str, object], payload: str) -> str:
+    """A JWT signed with the test secret over a payload given as raw JSON text."""
+    encoded = base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode()
+    signing_input = _b64(header) + "." + encoded
     sig = hmac.new(JWT_SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
-    token = signing_input + "." + base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
+    return signing_input + "." + base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
+
+
+def test_rs256_header_signed_with_hs_secret_is_refused() -> None:
+    token = _signed({"alg": "RS256", "typ": "JWT"}, '{"sub":"u"}')
     assert failure({"Authorization": f"Bearer {token}"}) == INVALID_TOKEN
+
+
+def _with_claim(name: str, literal: str) -> str:
+    """A validly signed HS256 token whose `name` claim is the JSON text `literal`."""
+    exp = "" if name == "exp" else f',"exp":{int(time.time()) + 900}'
+    payload = f'{{"sub":"u-t","role":"authenticated"{exp},"{name}":{literal}}}'
+    return _signed({"alg": "HS256", "typ": "JWT"}, payload)
+
+
+# RFC 7519 NumericDates are JSON numbers: python-jose's `int()` takes a numeric string (and such
+# an `exp` was then cached as never expiring), and 1e400 parses to inf, whose `int()` overflowed
+# into a 500.
+BAD_TIMES = [
+    ("exp", '"99999999999"'),
+    ("exp", "1e400"),
+    ("exp", "-1e400"),
+    ("exp", "Infinity"),
+    ("exp", "1" + "0" * 400),
+    ("nbf", '"0"'),
+    ("nbf", "1e400"),
+    ("nbf", "-1e400"),
+    ("nbf", "true"),
+    ("iat", '"0"'),
+    ("iat", "1e400"),
+    ("iat", "-1e400"),
+    ("iat", "false"),
+]
+
+
+@pytest.mark.parametrize(("name", "literal"), BAD_TIMES, ids=[f"{n}={v[:8]}" for n, v in BAD_TIMES])
+def test_time_claims_must_be_finite_json_numbers(name: str, literal: str) -> None:
+    token = _with_claim(name, literal)
+    assert failure({"Authorization": f"Bearer {token}"}) == INVALID_TOKEN
+    with pytest.raises(AuthError) as caught:
+        verify_token(token, SETTINGS)
+    assert caught.value.status_code == 401
+    assert (JWT_SECRET, token) not in _verified
+
+
+def test_numeric_time_claims_are_still_accepted() -> None:
+    now = int(time.time())
+    token = _signed(
+        {"alg": "HS256", "typ": "JWT"},
+        f'{{"sub":"u-ok","exp":{now + 900}.5,"nbf":{now - 60},"iat":{now - 60}.25}}',
+    )
+    assert verify_token(token, SETTINGS).id == "u-ok"
+
+
+def test_a_string_exp_is_never_cached() -> None:
+    token = _with_claim("exp", f'"{int(time.time()) + 900}"')
+    for _ in range(2):
+        with pytest.raises(AuthError):
+            verify_token(token, SETTINGS)
+        assert (JWT_SECRET, token) not in _verified
+
+
+async def test_an_infinite_exp_is_a_401_on_the_route_not_a_500() -> None:
+    calls: list[httpx.Request] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(500)
+
+    app = create_app(SETTINGS, transport=httpx.MockTransport(upstream))
+    async with app.router.lifespan_context(app) as state:
+
+        async def with_state(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+            await app({**scope, "state": dict(state or {})}, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            resp = await client.post(
+                "/api/ai/chat/completion",
+                json={"model": "m", "messages": [{"role": "user", "content": "Hi"}]},
+                headers={"Authorization": f"Bearer {_with_claim('exp', '1e400')}"},
+            )
+    assert resp.status_code == 401
+    assert resp.content == INVALID_TOKEN
+    assert calls == []
 
 
 def test_missing_subject() -> None:

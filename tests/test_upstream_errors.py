@@ -1,10 +1,13 @@
 """Upstream failure → legacy status and body (legacy contract §8, §12 case 14), as units."""
 
+import hashlib
+
 import pytest
 
 from app.errors import legacy_body
+from app.openai_errors import to_openai_error
 from app.upstream import UpstreamFailure
-from app.upstream_errors import to_legacy_error
+from app.upstream_errors import MAX_MESSAGE_CHARS, to_legacy_error
 
 KEY = "sk-or-v1-secret"
 
@@ -94,3 +97,51 @@ def test_key_is_scrubbed_from_echoed_messages() -> None:
         "status", status=400, payload={"error": {"message": f"key {KEY} bad"}}
     )
     assert KEY.encode() not in body(failure)
+
+
+# A key of OpenRouter's real shape and length, with no repeats, so any 8 characters of it are
+# recognisable in the output.
+LONG_KEY = "sk-or-v1-" + hashlib.sha256(b"upstream key").hexdigest()
+
+
+def leaked(text: str, key: str = LONG_KEY) -> list[str]:
+    return [key[i : i + 8] for i in range(len(key) - 7) if key[i : i + 8] in text]
+
+
+def straddling(filler: int) -> list[UpstreamFailure]:
+    """The key at `filler` characters into the message, in each form a message takes."""
+    text = "x" * filler + LONG_KEY + " was refused"
+    return [
+        UpstreamFailure("status", status=400, payload={"error": {"message": text}}),
+        UpstreamFailure("status", status=400, payload={"error": {"detail": text}}),
+        UpstreamFailure("status", status=400, payload={"detail": text}),
+        UpstreamFailure("status", status=500, text=text),
+        UpstreamFailure("inband", payload={"error": {"message": text, "code": 400}}),
+    ]
+
+
+# From the key wholly inside the first MAX_MESSAGE_CHARS to wholly beyond them, whatever
+# framing (`{"error":{"detail":"`) comes before it.
+FILLERS = range(MAX_MESSAGE_CHARS - len(LONG_KEY) - 30, MAX_MESSAGE_CHARS + 1)
+
+
+@pytest.mark.parametrize("filler", FILLERS)
+def test_no_part_of_the_key_survives_the_cut_on_the_legacy_surface(filler: int) -> None:
+    for failure in straddling(filler):
+        message = to_legacy_error(failure, LONG_KEY).message
+        assert leaked(message) == [], failure
+        assert len(message) <= len("400 ") + MAX_MESSAGE_CHARS
+
+
+@pytest.mark.parametrize("filler", FILLERS)
+def test_no_part_of_the_key_survives_the_cut_on_the_openai_surface(filler: int) -> None:
+    for failure in straddling(filler):
+        message = to_openai_error(failure, LONG_KEY).message
+        assert leaked(message) == [], failure
+        assert len(message) <= MAX_MESSAGE_CHARS
+
+
+def test_a_key_well_inside_the_message_is_redacted_on_both_surfaces() -> None:
+    failure = straddling(10)[0]
+    assert to_legacy_error(failure, LONG_KEY).message.startswith(f"400 {'x' * 10}[redacted] was")
+    assert to_openai_error(failure, LONG_KEY).message.startswith(f"{'x' * 10}[redacted] was")

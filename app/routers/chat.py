@@ -33,11 +33,11 @@ async def single_event(event: bytes) -> AsyncIterator[bytes]:
 
 @ai_route("/api/ai/chat/completion")
 async def create_chat_completion(
-    request: Request, principal: Principal, gateway: Gateway
+    request: Request, raw: bytes, principal: Principal, gateway: Gateway
 ) -> Response:
     """Chat completion in the legacy camelCase schema."""
     settings, upstream = gateway.settings, gateway.upstream
-    chat = await read_legacy(request, ChatCompletionRequest, settings)
+    chat = read_legacy(request, raw, ChatCompletionRequest, settings)
     if settings.log_prompts:
         log.info("prompt: %s", orjson.dumps(chat.model_dump(by_alias=True)).decode())
     try:

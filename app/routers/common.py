@@ -10,6 +10,8 @@ the exact POSTs straight from `AI_ENDPOINTS`, and the same endpoints are also ro
 OpenAPI schema.
 """
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -35,7 +37,13 @@ from app.upstream_errors import to_legacy_error
 
 Json = dict[str, Any]
 
-Handler = Callable[[Request, Principal, Gateway], Awaitable[Response]]
+log = logging.getLogger("app.calls")
+
+# nginx's status for "the client closed the request": what the server's access log shows for a
+# call whose caller left (nothing is sent to anyone).
+CLIENT_CLOSED_REQUEST = 499
+
+Handler = Callable[[Request, bytes, Principal, Gateway], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 # Filled as the route modules are imported. `create_app` puts the routes first in the app's
@@ -46,13 +54,16 @@ AI_ENDPOINTS: dict[str, Endpoint] = {}
 
 
 def ai_route(path: str) -> Callable[[Handler], Handler]:
-    """Register `handler(request, principal, gateway)` for POST `path`."""
+    """Register `handler(request, body, principal, gateway)` for POST `path`; it runs only
+    while the caller is still there (`until_caller_leaves`)."""
 
     def register(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             try:
                 principal = await require_principal(request)
-                return await handler(request, principal, gateway_of(request))
+                body = await read_body(request)
+                call = handler(request, body, principal, gateway_of(request))
+                return await until_caller_leaves(request, call, path)
             except GatewayError as err:
                 return error_response(err, path)
             except Exception as err:  # the boundary: a bare 500, the type logged
@@ -72,10 +83,43 @@ async def read_body(request: Request) -> bytes:
     return b"".join([chunk async for chunk in request.stream()])
 
 
-async def read_legacy(request: Request, model: type[M], settings: Settings) -> M:
+async def until_caller_leaves(request: Request, call: Awaitable[Response], path: str) -> Response:
+    """Run a handler (its upstream call included) and cancel it the moment the caller hangs up.
+
+    The whole body has been read, so the next message the server has for us is the caller's
+    disconnect. Cancelling the handler cancels its upstream request, which closes that
+    connection: a JSON call or a stream still waiting for the upstream's headers is not run, and
+    billed, to its end for nobody. A stream that has started has its own watcher (EventStream).
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    left = False
+
+    async def watch() -> None:
+        nonlocal left
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        left = True
+        task.cancel()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        return await call
+    except asyncio.CancelledError:
+        if not left:
+            raise
+        task.uncancel()
+        # The outcome until the ledger records it: the caller left, the upstream call ended.
+        log.info("caller left %s; upstream call cancelled", path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    finally:
+        watcher.cancel()
+
+
+def read_legacy(request: Request, raw: bytes, model: type[M], settings: Settings) -> M:
     return parse_body(
         model,
-        await read_body(request),
+        raw,
         request.headers.get("content-type"),
         {"max_completion_tokens": settings.max_completion_tokens},
     )

@@ -19,10 +19,12 @@ from app.translate_media import from_upstream_embeddings, to_upstream_embeddings
 
 
 @ai_route("/api/ai/embeddings")
-async def create_embeddings(request: Request, _principal: Principal, gateway: Gateway) -> Response:
+async def create_embeddings(
+    request: Request, raw: bytes, _principal: Principal, gateway: Gateway
+) -> Response:
     """Embed a string or a list of strings."""
     settings, upstream = gateway.settings, gateway.upstream
-    embeddings = await read_legacy(request, EmbeddingsRequest, settings)
+    embeddings = read_legacy(request, raw, EmbeddingsRequest, settings)
     try:
         check_models({"model": embeddings.model}, settings)
     except PolicyError as err:

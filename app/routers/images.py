@@ -18,10 +18,12 @@ from app.translate_media import from_upstream_image, to_upstream_image
 
 
 @ai_route("/api/ai/image/generation")
-async def create_image(request: Request, principal: Principal, gateway: Gateway) -> Response:
+async def create_image(
+    request: Request, raw: bytes, principal: Principal, gateway: Gateway
+) -> Response:
     """Generate images; the answer collects every choice's images."""
     settings, upstream = gateway.settings, gateway.upstream
-    image = await read_legacy(request, ImageGenerationRequest, settings)
+    image = read_legacy(request, raw, ImageGenerationRequest, settings)
     body = to_upstream_image(image)
     try:
         await apply_policy(

@@ -20,10 +20,17 @@ ADMIN_ERRORS: dict[int | str, dict[str, str]] = {
     503: {"description": "AI_UPSTREAM_UNAVAILABLE: no catalog and the upstream is down"},
 }
 MASK = "••••••••"
+OPENROUTER_KEY_PREFIX = "sk-or-v1-"  # public: every OpenRouter key starts with it
+MASK_MIN_SECRET_CHARS = 16  # below this, even 4 characters are too large a share of the secret
 
 
 def mask_key(key: str) -> str:
-    return MASK if len(key) <= 12 else f"{key[:8]}{MASK}{key[-4:]}"
+    """At most the public `sk-or-v1` prefix and the last 4 characters; nothing of a short key."""
+    secret = key.removeprefix(OPENROUTER_KEY_PREFIX)
+    if len(secret) < MASK_MIN_SECRET_CHARS:
+        return MASK
+    shown = OPENROUTER_KEY_PREFIX.rstrip("-") if secret != key else ""
+    return f"{shown}{MASK}{secret[-4:]}"
 
 
 @router.get("/models", responses=ADMIN_ERRORS)

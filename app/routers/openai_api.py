@@ -19,7 +19,7 @@ from app.errors import JSON_MEDIA_TYPE, GatewayError, InvalidInputError, Upstrea
 from app.openai_errors import to_openai_error
 from app.openai_stream import OpenAITranslator
 from app.policy import PolicyError, apply_policy, check_models, model_allowed
-from app.routers.common import ai_route, generation_header, read_body
+from app.routers.common import ai_route, generation_header
 from app.stream_clock import StreamClock
 from app.streaming import relay, sse_response
 from app.translate_media import float32_base64
@@ -66,11 +66,11 @@ async def send(
 
 @ai_route("/api/v1/chat/completions")
 async def create_chat_completion(
-    request: Request, principal: Principal, gateway: Gateway
+    _request: Request, raw: bytes, principal: Principal, gateway: Gateway
 ) -> Response:
     """Chat completions, JSON or Server-Sent Events."""
     settings, upstream, shutdown = gateway.settings, gateway.upstream, gateway.shutdown
-    body = parse_object(await read_body(request))
+    body = parse_object(raw)
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         raise InvalidInputError("`messages` must be a non-empty array.", code="invalid_messages")
     try:
@@ -104,10 +104,12 @@ async def create_chat_completion(
 
 
 @ai_route("/api/v1/embeddings")
-async def create_embeddings(request: Request, principal: Principal, gateway: Gateway) -> Response:
+async def create_embeddings(
+    _request: Request, raw: bytes, principal: Principal, gateway: Gateway
+) -> Response:
     """Embeddings; base64 answers are encoded here from upstream floats."""
     settings, upstream = gateway.settings, gateway.upstream
-    body = parse_object(await read_body(request))
+    body = parse_object(raw)
     try:
         check_models({"model": body.get("model")}, settings)
     except PolicyError as err:
