@@ -25,6 +25,9 @@ Deliberate choices:
 - Bodies are not decompressed (`Accept-Encoding: identity`; an encoded reply is refused), so
   ASSET_MAX_BYTES counts the bytes received and no compression bomb is ever inflated.
 - No cookie jar: one session serves every caller, and cookies must not pass between them.
+- The fetches of one request share a ByteBudget (ASSET_MAX_TOTAL_BYTES), charged from
+  Content-Length before reading or chunk by chunk as bytes arrive, so a request is refused
+  while its assets are read, not after they are all held.
 """
 
 import asyncio
@@ -43,7 +46,7 @@ from yarl import URL
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 HostResolver = Callable[[str, int], Awaitable[list[str]]]
-AssetKind = Literal["image", "file"]
+AssetKind = Literal["image", "file", "video"]
 
 WEB_PORTS = frozenset({80, 443})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -239,21 +242,47 @@ def new_session(timeout_s: float) -> aiohttp.ClientSession:
     )
 
 
-async def read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
-    """The body, refused once it is known or seen to exceed `max_bytes`."""
+class ByteBudget:
+    """Bytes fetched for one request, shared by its concurrent fetches (ASSET_MAX_TOTAL_BYTES)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, count: int, host: str | None) -> None:
+        self.used += count
+        if self.used > self.limit:
+            raise AssetError(
+                f"Remote assets too large in total (limit {self.limit} bytes per request, "
+                "ASSET_MAX_TOTAL_BYTES)",
+                host=host,
+            )
+
+
+async def read_capped(
+    resp: aiohttp.ClientResponse, max_bytes: int, budget: ByteBudget | None = None
+) -> bytes:
+    """The body, refused once it is known or seen to exceed `max_bytes` or the budget."""
+    host = resp.url.host
     too_large = AssetError(
-        f"Remote asset too large (limit {max_bytes} bytes, ASSET_MAX_BYTES)", host=resp.url.host
+        f"Remote asset too large (limit {max_bytes} bytes, ASSET_MAX_BYTES)", host=host
     )
     if resp.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
-        raise AssetError(
-            "Remote asset refused: compressed responses are not accepted", host=resp.url.host
-        )
-    if resp.content_length is not None and resp.content_length > max_bytes:
+        raise AssetError("Remote asset refused: compressed responses are not accepted", host=host)
+    size = resp.content_length
+    if size is not None and size > max_bytes:
         raise too_large
+    if budget is not None and size is not None:
+        budget.charge(size, host)  # reserved up front: the body cannot run past Content-Length
     body = bytearray()
-    async for chunk in resp.content.iter_chunked(READ_CHUNK_BYTES):
-        body += chunk
-        if len(body) > max_bytes:
-            resp.close()  # drop the connection rather than drain the rest
-            raise too_large
+    try:
+        async for chunk in resp.content.iter_chunked(READ_CHUNK_BYTES):
+            body += chunk
+            if len(body) > max_bytes:
+                raise too_large
+            if budget is not None and size is None:
+                budget.charge(len(chunk), host)
+    except AssetError:
+        resp.close()  # drop the connection rather than drain the rest
+        raise
     return bytes(body)

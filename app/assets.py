@@ -1,4 +1,4 @@
-"""The one policy every asset URL in a request (image URLs, PDF `file_data`) goes through.
+"""The one policy every asset URL in a request (image, file and video URLs) goes through.
 
 ASSET_POLICY=inline (default) fetches http(s) assets here and sends OpenRouter a data: URL, so
 no caller-chosen URL reaches the upstream; `allowlist` passes URLs of listed hosts unchanged;
@@ -11,10 +11,10 @@ Deliberate choices:
   `example.com` itself (list both to allow both), as certificate wildcards do.
 - A data: URL must have a media type and, when marked base64, valid padded base64; its media
   type is not checked against the kind (that is the model's concern, as the legacy API had it).
-- Fetched bytes must sniff as a png/jpeg/gif/webp image (kind "image") or a PDF (kind "file").
-  A missing or generic (`application/octet-stream`) Content-Type counts as undeclared; any
-  other that names a different type than the bytes is refused. The data: URL uses the
-  sniffed type.
+- Fetched bytes must sniff as the kind asks (asset_sniff.py): a png/jpeg/gif/webp image, a
+  PDF, or an mp4/QuickTime/webm/Matroska video.
+- Which URLs of a request are assets, and how many of them are fetched at once and in total,
+  is asset_parts.py's concern; `resolve` polices one URL, charging an optional ByteBudget.
 - Refusals are logged at INFO with the host and the caller's message, which shows at most
   scheme, host and port: paths and query strings may carry tokens.
 """
@@ -34,6 +34,7 @@ from app.asset_fetch import (
     WEB_PORTS,
     AssetError,
     AssetKind,
+    ByteBudget,
     HostResolver,
     IPAddress,
     IPNetwork,
@@ -47,9 +48,10 @@ from app.asset_fetch import (
     read_capped,
     resolve_with_getaddrinfo,
 )
+from app.asset_sniff import ACCEPT, sniffed_mime
 from app.config import Settings
 
-__all__ = ["AssetError", "AssetKind", "AssetResolver"]
+__all__ = ["AssetError", "AssetKind", "AssetResolver", "ByteBudget"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,47 +89,6 @@ def host_allowed(host: str, entries: list[str]) -> bool:
     return False
 
 
-_KIND_TYPES = {
-    "image": ("image/png", "image/jpeg", "image/gif", "image/webp"),
-    "file": ("application/pdf",),
-}
-_NOT_KIND = {
-    "image": "Remote asset refused: content is not a png, jpeg, gif or webp image",
-    "file": "Remote asset refused: content is not a PDF",
-}
-_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
-_UNDECLARED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
-
-
-def sniff(body: bytes) -> str | None:
-    """The media type the leading bytes (magic numbers) show, if it is one we accept."""
-    if body.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if body.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if body.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if body.startswith(b"RIFF") and body[8:12] == b"WEBP":
-        return "image/webp"
-    if body.startswith(b"%PDF-"):
-        return "application/pdf"
-    return None
-
-
-def sniffed_mime(body: bytes, kind: AssetKind, declared: str | None, host: str | None) -> str:
-    """The sniffed type, if it suits the kind and does not contradict the declared type."""
-    mime = sniff(body)
-    if mime is None or mime not in _KIND_TYPES[kind]:
-        raise AssetError(_NOT_KIND[kind], host=host)
-    declared_type = (declared or "").partition(";")[0].strip().lower()
-    if _TYPE_ALIASES.get(declared_type, declared_type) not in (_UNDECLARED | {mime}):
-        raise AssetError(
-            f"Remote asset refused: the declared Content-Type does not match the content ({mime})",
-            host=host,
-        )
-    return mime
-
-
 class AssetResolver:
     """Applies ASSET_POLICY to asset URLs; one lazily created aiohttp session per resolver."""
 
@@ -140,11 +101,11 @@ class AssetResolver:
         )
         self._session: aiohttp.ClientSession | None = None
 
-    async def resolve(self, url: str, kind: AssetKind) -> str:
+    async def resolve(self, url: str, kind: AssetKind, budget: ByteBudget | None = None) -> str:
         """The URL to send upstream: unchanged (data:, or allowlisted), or a data: URL of the
-        fetched bytes. Raises AssetError."""
+        fetched bytes, which are charged to `budget`. Raises AssetError."""
         try:
-            return await self._resolve(url, kind)
+            return await self._resolve(url, kind, budget)
         except AssetError as err:
             # The message shows at most scheme, host and port; never the path or query.
             logger.info(
@@ -160,7 +121,7 @@ class AssetResolver:
             await self._session.close()
             self._session = None
 
-    async def _resolve(self, url: str, kind: AssetKind) -> str:
+    async def _resolve(self, url: str, kind: AssetKind, budget: ByteBudget | None) -> str:
         scheme = url.partition(":")[0].lower() if ":" in url else ""
         if scheme == "data":
             check_data_url(url)
@@ -185,13 +146,13 @@ class AssetResolver:
                     host=host,
                 )
             return url
-        return await self._fetch(parsed, kind)
+        return await self._fetch(parsed, kind, budget)
 
-    async def _fetch(self, url: URL, kind: AssetKind) -> str:
+    async def _fetch(self, url: URL, kind: AssetKind, budget: ByteBudget | None) -> str:
         limit_s = self._settings.asset_fetch_timeout_s
         try:
             async with asyncio.timeout(limit_s):
-                body, declared = await self._follow(url, kind)
+                body, declared = await self._follow(url, kind, budget)
         except TimeoutError:
             raise AssetError(
                 f"Remote asset fetch timed out (limit {limit_s:g} s, ASSET_FETCH_TIMEOUT_S)",
@@ -200,19 +161,18 @@ class AssetResolver:
         mime = sniffed_mime(body, kind, declared, url.raw_host)
         return f"data:{mime};base64,{base64.b64encode(body).decode('ascii')}"
 
-    async def _follow(self, url: URL, kind: AssetKind) -> tuple[bytes, str | None]:
+    async def _follow(
+        self, url: URL, kind: AssetKind, budget: ByteBudget | None
+    ) -> tuple[bytes, str | None]:
         """GET the URL, following up to ASSET_MAX_REDIRECTS hops, each checked from scratch."""
         if self._session is None:
             self._session = new_session(self._settings.asset_fetch_timeout_s)
-        accept = (
-            "image/png,image/jpeg,image/gif,image/webp" if kind == "image" else "application/pdf"
-        )
         for _hop in range(self._settings.asset_max_redirects + 1):
             target, pin = await self._check_target(url)
             token = PIN.set(pin)
             try:
                 async with self._session.get(
-                    target, allow_redirects=False, headers={"Accept": accept}
+                    target, allow_redirects=False, headers={"Accept": ACCEPT[kind]}
                 ) as resp:
                     if resp.status in REDIRECT_STATUSES and "Location" in resp.headers:
                         url = parse_http_url(
@@ -226,7 +186,7 @@ class AssetResolver:
                             f"Remote asset fetch failed: HTTP {resp.status} from {origin(url)}",
                             host=url.raw_host,
                         )
-                    body = await read_capped(resp, self._settings.asset_max_bytes)
+                    body = await read_capped(resp, self._settings.asset_max_bytes, budget)
                     return body, resp.headers.get("Content-Type")
             except (aiohttp.ClientError, OSError, ValueError):
                 raise AssetError(

@@ -20,6 +20,7 @@ import uvicorn
 from jose import jwt
 
 from app.config import get_settings
+from app.http_protocol import bounded_protocol
 from app.main import create_app, load_settings
 from app.stream_clock import ShutdownCoordinator
 
@@ -43,6 +44,17 @@ class GatewayServer(uvicorn.Server):
             # A signal handler must not touch loop state directly; hand it to the loop.
             self._loop.call_soon_threadsafe(self._shutdown.begin)
         super().handle_exit(sig, frame)
+
+
+class DropQueryString(logging.Filter):
+    """Log an access line's path without its query string: credentials put there by mistake
+    must not reach the log. uvicorn's record args are (client, method, path, version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].partition("?")[0], args[3], args[4])
+        return True
 
 
 def _dev_token(secret: str) -> str:
@@ -104,12 +116,16 @@ def main(argv: list[str] | None = None) -> None:
             app,
             host=args.host or settings.host,
             port=args.port if args.port is not None else settings.port,
+            # httptools with header, header-time, body-time and connection bounds.
+            http=bounded_protocol(settings),
             log_level=settings.log_level,
             proxy_headers=False,
             server_header=False,
             # Long enough for open streams to use their grace and send their last event.
             timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
         )
+        # Config has set up uvicorn's loggers by now; the filter goes on the configured one.
+        logging.getLogger("uvicorn.access").addFilter(DropQueryString())
         tune_gc()
         GatewayServer(config, app.state.shutdown).run()
     finally:

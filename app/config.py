@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     # write beyond 254 levels, and deep input is only ever hostile) and array elements plus
     # object members in the whole body (each can cost a validation error).
     max_json_depth: int = Field(default=64, gt=0, le=128)
-    max_json_items: int = Field(default=50_000, gt=0)
+    max_json_items: int = Field(default=20_000, gt=0)
 
     # The HTTP server's own bounds, for callers who never finish a request: bytes of request
     # line plus headers (431), time to send them (408), time to send the body (408), and open

@@ -4,25 +4,27 @@ Rules run on the *upstream* body (after the legacy translation, or as the OpenAI
 client sent it), so the two surfaces cannot drift apart:
 - `ALLOWED_MODELS` globs (empty: all) for `model` and each entry of `models`;
 - prompt size and message count (limits the legacy API never had: they keep one caller from
-  pinning memory or spending the key on a runaway prompt; text the model reads is counted,
-  binary parts are bounded by the body limit instead);
-- the remote-asset policy on every image and file URL (`app/assets.py`);
-- on `/api/v1` only: `max_tokens`/`max_completion_tokens` capped (the legacy schema refuses
-  over-cap values instead, as the legacy API did) and `user` set to the caller, so nobody
+  pinning memory or spending the key on a runaway prompt; every string of the body counts,
+  tools, names and plugin prompts included, except asset data, which the body limit bounds);
+- the remote-asset policy on every URL a message part can carry, and refusal of a URL in
+  any part the policy does not know (`app/asset_parts.py`, `app/assets.py`);
+- on `/api/v1` only: `max_tokens`, `max_completion_tokens` and `reasoning.max_tokens` capped in
+  any number form, a non-number refused, a missing bound set to the cap (the legacy schema
+  refuses over-cap values instead, as the legacy API did) and `user` set to the caller, so nobody
   spends under someone else's name (the legacy body never carried `user`; adding it would
   break its byte-for-byte contract).
 Each surface renders a `PolicyError` in its own envelope.
 """
 
-import asyncio
 from fnmatch import fnmatchcase
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
+from app.asset_parts import AssetResolving, resolve_parts
 from app.assets import AssetError
 from app.config import Settings
 
 Json = dict[str, Any]
-Rule = Literal["model", "limits", "asset"]
+Rule = Literal["model", "limits", "asset", "invalid"]
 Surface = Literal["legacy", "openai"]
 
 
@@ -34,22 +36,19 @@ class PolicyError(Exception):
         self.next_actions = next_actions
 
 
-class AssetResolving(Protocol):
-    async def resolve(self, url: str, kind: Literal["image", "file"]) -> str: ...
-
-
 def model_allowed(model: str, settings: Settings) -> bool:
     patterns = settings.allowed_models
     return not patterns or any(fnmatchcase(model, p) for p in patterns)
 
 
 def check_models(body: Json, settings: Settings) -> None:
+    fallbacks = body.get("models")
+    if fallbacks is not None and not isinstance(fallbacks, list):
+        # Anything else would pass the allow-list unread, and mean nothing to the upstream.
+        raise PolicyError("model", "`models` must be an array of model ids.")
     if not settings.allowed_models:
         return
-    candidates = [body.get("model")]
-    fallbacks = body.get("models")
-    if isinstance(fallbacks, list):
-        candidates.extend(fallbacks)
+    candidates = [body.get("model"), *(fallbacks or ())]
     named = [m for m in candidates if m is not None]
     if not named:
         raise PolicyError("model", "A model is required on this gateway (ALLOWED_MODELS is set).")
@@ -62,27 +61,46 @@ def check_models(body: Json, settings: Settings) -> None:
             )
 
 
-def prompt_chars(messages: list[Any]) -> int:
+# Where a request carries binary data (data: URLs, base64 audio) or an asset URL, not text the
+# model reads (the body limit and the asset policy bound those), and short identifiers, which
+# would only make the count differ from the text a caller sees in their prompt.
+UNCOUNTED_KEYS = frozenset(
+    {"url", "file_data", "file_url", "data", "image_url", "video_url"}
+    | {"model", "role", "type", "id", "tool_call_id", "detail", "format", "user"}
+)
+
+
+def prompt_chars(body: Any) -> int:
+    """Characters of the body's string values, wherever they are: message text, names, tool
+    descriptions and schemas, tool-call arguments, object content, response formats and plugin
+    prompts all reach the model or the upstream. Asset data and identifiers are not counted."""
     total = 0
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, str):
-            total += len(content)
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    total += len(part["text"])
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else ((None, v) for v in node)
+        for key, value in items:
+            if isinstance(value, str):
+                total += 0 if key in UNCOUNTED_KEYS else len(value)
+            elif isinstance(value, dict | list):
+                stack.append(value)
     return total
 
 
-def check_prompt_limits(messages: list[Any], settings: Settings) -> None:
+def check_message_count(messages: list[Any], settings: Settings) -> None:
     if len(messages) > settings.max_messages:
         raise PolicyError(
             "limits",
             f"Too many messages: {len(messages)} (this gateway allows {settings.max_messages}).",
             "Trim the conversation history, or raise MAX_MESSAGES on the gateway.",
         )
-    chars = prompt_chars(messages)
+
+
+def check_prompt_limits(body: Json, settings: Settings) -> None:
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        check_message_count(messages, settings)
+    chars = prompt_chars(body)
     if chars > settings.max_prompt_chars:
         raise PolicyError(
             "limits",
@@ -92,34 +110,42 @@ def check_prompt_limits(messages: list[Any], settings: Settings) -> None:
         )
 
 
+TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
+
+
 def cap_tokens(body: Json, settings: Settings) -> None:
-    for key in ("max_tokens", "max_completion_tokens"):
-        value = body.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            body[key] = min(value, settings.max_completion_tokens)
+    """Cap every token bound at MAX_COMPLETION_TOKENS, whatever number form it takes, and refuse
+    one that is not a number. A request that sets neither bound gets `max_tokens` = the cap:
+    a cap that a caller escapes by leaving the field out bounds nothing (OpenRouter checks
+    `max_tokens` against the account's balance, so a low balance refuses such calls with 402
+    where the model's own default might have fitted; the operator sets the cap to suit)."""
+    cap = settings.max_completion_tokens
+    holders: list[tuple[Json, str, str]] = [(body, key, key) for key in TOKEN_FIELDS]
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict):
+        holders.append((reasoning, "max_tokens", "reasoning.max_tokens"))
+    for holder, key, name in holders:
+        value = holder.get(key)
+        if value is not None:
+            holder[key] = _capped(value, cap, name)
+    if all(body.get(key) is None for key in TOKEN_FIELDS):
+        body["max_tokens"] = cap
 
 
-async def resolve_assets(messages: list[Any], assets: AssetResolving) -> None:
-    """Replace every image and file URL in the messages by what the asset policy allows."""
-    jobs: list[tuple[Json, str, Literal["image", "file"]]] = []
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        for part in content if isinstance(content, list) else ():
-            if not isinstance(part, dict):
-                continue
-            if part.get("type") == "image_url" and isinstance(part.get("image_url"), dict):
-                jobs.append((part["image_url"], "url", "image"))
-            elif part.get("type") == "file" and isinstance(part.get("file"), dict):
-                jobs.append((part["file"], "file_data", "file"))
-    jobs = [job for job in jobs if isinstance(job[0].get(job[1]), str)]
-    if not jobs:
-        return
+def _capped(value: object, cap: int, name: str) -> int:
+    if isinstance(value, float) and value.is_integer():
+        return min(cap, int(value)) if value < cap else cap
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(value, cap)
+    raise PolicyError("invalid", f"`{name}` must be a whole number of tokens.")
+
+
+async def resolve_assets(messages: list[Any], assets: AssetResolving, settings: Settings) -> None:
+    """Police every URL-bearing part (app/asset_parts.py): each URL resolved in place, or 400."""
     try:
-        resolved = await asyncio.gather(*(assets.resolve(h[k], kind) for h, k, kind in jobs))
+        await resolve_parts(messages, assets, settings)
     except AssetError as err:
         raise PolicyError("asset", err.message) from err
-    for (holder, key, _kind), url in zip(jobs, resolved, strict=True):
-        holder[key] = url
 
 
 async def apply_policy(
@@ -127,11 +153,10 @@ async def apply_policy(
 ) -> None:
     """Check and adjust an upstream-bound chat body in place; raise PolicyError to refuse."""
     check_models(body, settings)
+    check_prompt_limits(body, settings)
     messages = body.get("messages")
-    if isinstance(messages, list):
-        check_prompt_limits(messages, settings)
     if surface == "openai":
         cap_tokens(body, settings)
         body["user"] = user_id
     if isinstance(messages, list):
-        await resolve_assets(messages, assets)
+        await resolve_assets(messages, assets, settings)

@@ -43,6 +43,10 @@ PNG = _png()
 GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 HTML = b"<!doctype html><html><body>not an image</body></html>"
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 16
+MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00qt  " + b"\x00" * 16
+WEBM = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm" + b"\x00" * 16
+MKV = b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\x82\x88matroska" + b"\x00" * 16
 MAX_BYTES = 4096
 
 
@@ -333,6 +337,13 @@ def _asset_app(hosts: list[str], release: asyncio.Event) -> web.Application:
     app.router.add_get("/doc.pdf", body(PDF, "application/pdf"))
     app.router.add_get("/page.png", body(HTML, "image/png"))
     app.router.add_get("/gif.png", body(GIF, "image/png"))
+    app.router.add_get("/clip.mp4", body(MP4, "video/mp4"))
+    app.router.add_get("/clip.mov", body(MOV, "video/quicktime"))
+    app.router.add_get("/clip.webm", body(WEBM, "video/webm"))
+    app.router.add_get("/clip.mkv", body(MKV, "video/matroska"))
+    app.router.add_get("/untyped.mp4", body(MP4, "application/octet-stream"))
+    app.router.add_get("/page.mp4", body(HTML, "video/mp4"))
+    app.router.add_get("/webm.mp4", body(WEBM, "video/mp4"))
     app.router.add_get("/big.png", body(PNG + b"\x00" * MAX_BYTES, "image/png"))
     app.router.add_get("/unsized.png", _unsized)
     app.router.add_get("/slow.png", _trickle(release))
@@ -420,6 +431,11 @@ async def test_concurrent_fetches_keep_their_own_pins(
         ("/untyped.png", "image", data_url("image/png", PNG)),  # generic type: bytes decide
         ("/chain/2", "image", data_url("image/png", PNG)),  # exactly ASSET_MAX_REDIRECTS
         ("/redirect?to=/img.png", "image", data_url("image/png", PNG)),
+        ("/clip.mp4", "video", data_url("video/mp4", MP4)),
+        ("/clip.mov", "video", data_url("video/quicktime", MOV)),
+        ("/clip.webm", "video", data_url("video/webm", WEBM)),
+        ("/clip.mkv", "video", data_url("video/x-matroska", MKV)),  # an alias of the type
+        ("/untyped.mp4", "video", data_url("video/mp4", MP4)),
     ],
 )
 async def test_accepted_assets(
@@ -434,6 +450,10 @@ async def test_accepted_assets(
         ("/page.png", "image", "content is not a png, jpeg, gif or webp image"),
         ("/gif.png", "image", "declared Content-Type does not match the content (image/gif)"),
         ("/img.png", "file", "content is not a PDF"),
+        ("/page.mp4", "video", "content is not an mp4, QuickTime, webm or Matroska video"),
+        ("/img.png", "video", "content is not an mp4, QuickTime, webm or Matroska video"),
+        ("/clip.mp4", "image", "content is not a png, jpeg, gif or webp image"),
+        ("/webm.mp4", "video", "declared Content-Type does not match the content (video/webm)"),
         ("/big.png", "image", f"Remote asset too large (limit {MAX_BYTES} bytes, ASSET_MAX_BYTES)"),
         ("/unsized.png", "image", f"too large (limit {MAX_BYTES} bytes"),
         ("/gzip.png", "image", "compressed responses are not accepted"),

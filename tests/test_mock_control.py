@@ -7,6 +7,7 @@ import json
 import math
 import signal
 import struct
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -151,7 +152,10 @@ def _shape(body: bytes) -> list[str]:
 def test_stats_count_requests(client: httpx.Client, control: MockControl) -> None:
     client.get("/models")
     client.post("/chat/completions", json={"model": "mock/text"})
-    stats = control.stats()
+    # The mock counts a request completed after its last write, which the client may read first.
+    deadline = time.monotonic() + 2
+    while (stats := control.stats())["completed"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert stats["requests"] == 2
     assert stats["by_path"]["/api/v1/models"] == 1
     assert stats["completed"] == 2

@@ -2,15 +2,17 @@
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import Principal
+from app.config import Settings
 from app.deps import Gateway
 from app.errors import InvalidInputError
-from app.policy import PolicyError, apply_policy
+from app.policy import PolicyError, apply_policy, check_message_count
 from app.routers.common import (
     ai_route,
     call_upstream,
@@ -31,13 +33,26 @@ async def single_event(event: bytes) -> AsyncIterator[bytes]:
     yield event
 
 
+def _count_messages(body: Any, settings: Settings) -> None:
+    """MAX_MESSAGES before validation: 300,000 valid messages took 5.5 s to validate, only to
+    be refused by this limit afterwards."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if isinstance(messages, list):
+        try:
+            check_message_count(messages, settings)
+        except PolicyError as err:
+            raise legacy_refusal(err) from None
+
+
 @ai_route("/api/ai/chat/completion")
 async def create_chat_completion(
     request: Request, raw: bytes, principal: Principal, gateway: Gateway
 ) -> Response:
     """Chat completion in the legacy camelCase schema."""
     settings, upstream = gateway.settings, gateway.upstream
-    chat = read_legacy(request, raw, ChatCompletionRequest, settings)
+    chat = read_legacy(
+        request, raw, ChatCompletionRequest, settings, lambda body: _count_messages(body, settings)
+    )
     if settings.log_prompts:
         log.info("prompt: %s", orjson.dumps(chat.model_dump(by_alias=True)).decode())
     try:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -31,7 +31,7 @@ from app.errors import (
     unexpected_error_response,
 )
 from app.policy import PolicyError
-from app.schemas.body import M, parse_body
+from app.schemas.body import M, load_body, validate_body
 from app.upstream import UpstreamClient, UpstreamFailure
 from app.upstream_errors import to_legacy_error
 
@@ -66,6 +66,11 @@ def ai_route(path: str) -> Callable[[Handler], Handler]:
                 return await until_caller_leaves(request, call, path)
             except GatewayError as err:
                 return error_response(err, path)
+            except ClientDisconnect:
+                # Gone before the whole body arrived (or cut off by BODY_READ_TIMEOUT_S):
+                # nothing went upstream, and there is no one to answer.
+                log.info("caller left %s before sending the whole body", path)
+                return Response(status_code=CLIENT_CLOSED_REQUEST)
             except Exception as err:  # the boundary: a bare 500, the type logged
                 return unexpected_error_response(err, path)
 
@@ -116,13 +121,24 @@ async def until_caller_leaves(request: Request, call: Awaitable[Response], path:
         watcher.cancel()
 
 
-def read_legacy(request: Request, raw: bytes, model: type[M], settings: Settings) -> M:
-    return parse_body(
-        model,
+def read_legacy(
+    request: Request,
+    raw: bytes,
+    model: type[M],
+    settings: Settings,
+    precheck: Callable[[Any], None] | None = None,
+) -> M:
+    """Parse, bound and validate a legacy body; `precheck` sees the parsed body first, so a
+    count limit refuses a huge array before pydantic validates (and reports on) every item."""
+    body = load_body(
         raw,
         request.headers.get("content-type"),
-        {"max_completion_tokens": settings.max_completion_tokens},
+        max_depth=settings.max_json_depth,
+        max_items=settings.max_json_items,
     )
+    if precheck is not None:
+        precheck(body)
+    return validate_body(model, body, {"max_completion_tokens": settings.max_completion_tokens})
 
 
 async def call_upstream(

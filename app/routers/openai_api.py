@@ -14,8 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import Principal, PrincipalDep
+from app.config import Settings
 from app.deps import Gateway, GatewayDep
 from app.errors import JSON_MEDIA_TYPE, GatewayError, InvalidInputError, UpstreamError
+from app.json_shape import JsonShapeError, check_shape, loads
 from app.openai_errors import to_openai_error
 from app.openai_stream import OpenAITranslator
 from app.policy import PolicyError, apply_policy, check_models, model_allowed
@@ -36,9 +38,15 @@ OPENAI_ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-def parse_object(raw: bytes) -> dict[str, Any]:
+def parse_object(raw: bytes, settings: Settings) -> dict[str, Any]:
+    """The body as a JSON object, its depth and size bounded (app/json_shape.py)."""
     try:
-        body = orjson.loads(raw)
+        body = loads(raw, settings.max_json_depth)
+        check_shape(body, max_depth=settings.max_json_depth, max_items=settings.max_json_items)
+    except JsonShapeError as err:
+        raise InvalidInputError(
+            err.message, code="invalid_body", next_actions=err.next_actions
+        ) from None
     except orjson.JSONDecodeError:
         raise InvalidInputError(
             "The request body is not valid JSON.", code="invalid_json"
@@ -49,7 +57,12 @@ def parse_object(raw: bytes) -> dict[str, Any]:
 
 
 def policy_refusal(err: PolicyError) -> GatewayError:
-    code = {"model": "model_not_allowed", "limits": "request_too_large", "asset": "asset_refused"}
+    code = {
+        "model": "model_not_allowed",
+        "limits": "request_too_large",
+        "asset": "asset_refused",
+        "invalid": "invalid_request",
+    }
     return InvalidInputError(err.message, code=code[err.rule], next_actions=err.next_actions)
 
 
@@ -70,7 +83,7 @@ async def create_chat_completion(
 ) -> Response:
     """Chat completions, JSON or Server-Sent Events."""
     settings, upstream, shutdown = gateway.settings, gateway.upstream, gateway.shutdown
-    body = parse_object(raw)
+    body = parse_object(raw, settings)
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         raise InvalidInputError("`messages` must be a non-empty array.", code="invalid_messages")
     try:
@@ -109,9 +122,9 @@ async def create_embeddings(
 ) -> Response:
     """Embeddings; base64 answers are encoded here from upstream floats."""
     settings, upstream = gateway.settings, gateway.upstream
-    body = parse_object(raw)
+    body = parse_object(raw, settings)
     try:
-        check_models({"model": body.get("model")}, settings)
+        check_models(body, settings)
     except PolicyError as err:
         raise policy_refusal(err) from err
     wants_base64 = body.get("encoding_format") == "base64"

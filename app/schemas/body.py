@@ -1,15 +1,18 @@
 """Read a legacy request body the way the legacy backend's `express.json()` + zod did.
 
 A non-JSON content type or an empty body is `{}` (so a missing body reads "Required, Required");
-the top level must be an object or array; bad JSON is a 400 with a JSON.parse-style message.
+the top level must be an object or array; bad JSON is a 400 with a JSON.parse-style message; a
+body too deep or too large for `app/json_shape.py` is a 400 that says so. The body is parsed by
+orjson first and validated second, so its shape is bounded before pydantic walks it.
 """
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
 from app.errors import InvalidInputError
+from app.json_shape import JsonShapeError, check_shape, loads
 from app.schemas.zod import zod_messages
 
 M = TypeVar("M", bound=BaseModel)
@@ -42,18 +45,39 @@ def json_syntax_message(raw: bytes) -> str:
     return f"Unexpected token '{first}' in JSON at position 0"
 
 
-def parse_body(
-    model: type[M], raw: bytes, content_type: str | None, context: dict[str, object]
-) -> M:
+def load_body(raw: bytes, content_type: str | None, *, max_depth: int, max_items: int) -> Any:
+    """The parsed body (`{}` when it is not JSON), its shape bounded (app/json_shape.py)."""
     if not _is_json_type(content_type) or not raw.strip(_WHITESPACE):
-        raw = b"{}"
-    elif raw.lstrip(_WHITESPACE)[:1] not in (b"{", b"["):
+        return {}
+    if raw.lstrip(_WHITESPACE)[:1] not in (b"{", b"["):
         # body-parser's strict mode: only objects and arrays at the top level.
         raise InvalidInputError(json_syntax_message(raw), next_actions=JSON_HINT)
     try:
-        return model.model_validate_json(raw, context=context)
+        body = loads(raw, max_depth)
+        check_shape(body, max_depth=max_depth, max_items=max_items)
+    except JsonShapeError as err:
+        raise InvalidInputError(err.message, next_actions=err.next_actions) from None
+    except orjson.JSONDecodeError:
+        raise InvalidInputError(json_syntax_message(raw), next_actions=JSON_HINT) from None
+    return body
+
+
+def validate_body(model: type[M], body: Any, context: dict[str, object]) -> M:
+    try:
+        return model.model_validate(body, context=context)
     except ValidationError as err:
-        errors = err.errors(include_url=False)
-        if any(e["type"] == "json_invalid" for e in errors):
-            raise InvalidInputError(json_syntax_message(raw), next_actions=JSON_HINT) from None
-        raise InvalidInputError("Validation error: " + zod_messages(errors)) from None
+        message = "Validation error: " + zod_messages(err.errors(include_url=False))
+        raise InvalidInputError(message) from None
+
+
+def parse_body(
+    model: type[M],
+    raw: bytes,
+    content_type: str | None,
+    context: dict[str, object],
+    *,
+    max_depth: int = 64,
+    max_items: int = 20_000,
+) -> M:
+    body = load_body(raw, content_type, max_depth=max_depth, max_items=max_items)
+    return validate_body(model, body, context)

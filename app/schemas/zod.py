@@ -22,6 +22,11 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 T = TypeVar("T")
 
 _MAX_SAFE_INT = 2**53
+# A hostile body can fail validation a thousand times over; the answer stays small. zod would list
+# every issue: bodies with more than this many differ from the legacy wording, no others do.
+MAX_ISSUES = 20
+# zod quotes a refused enum value whole; one that long is never a typo worth echoing in full.
+MAX_QUOTED_CHARS = 100
 
 
 def js_number(value: float) -> str:
@@ -119,7 +124,8 @@ def enum(*options: str) -> Callable[[object], str]:
         if not isinstance(value, str):
             raise issue(f"Expected {joined}, received {js_type(value)}")
         if value not in options:
-            raise issue(f"Invalid enum value. Expected {joined}, received '{value}'")
+            shown = value if len(value) <= MAX_QUOTED_CHARS else value[:MAX_QUOTED_CHARS] + "…"
+            raise issue(f"Invalid enum value. Expected {joined}, received '{shown}'")
         return value
 
     return check
@@ -169,7 +175,9 @@ Union = WrapValidator(_collapse_union)
 
 
 def zod_messages(errors: Sequence[ErrorDetails]) -> str:
-    return ", ".join(_message(e) for e in errors)
+    shown = ", ".join(_message(e) for e in errors[:MAX_ISSUES])
+    hidden = len(errors) - MAX_ISSUES
+    return f"{shown}, and {hidden} more issues" if hidden > 0 else shown
 
 
 def _message(err: ErrorDetails) -> str:

@@ -2,7 +2,9 @@
 
 import base64
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -20,8 +22,17 @@ PNG = base64.b64decode(
 )
 
 
+LARGE_BYTES = 3 * 1024 * 1024
+LARGE_CHUNKS = 12  # sent over about 0.3 s, so a request for many of them takes a while
+SERVED: list[str] = []  # the path of every request the asset server received
+
+
 class AssetHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        SERVED.append(self.path)
+        if self.path.startswith("/large.png"):
+            self._send_large()
+            return
         body, kind = (PNG, "image/png") if self.path == "/cat.png" else (b"<html>", "text/html")
         self.send_response(200)
         self.send_header("Content-Type", kind)
@@ -29,13 +40,32 @@ class AssetHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _send_large(self) -> None:
+        body = PNG + b"\x00" * (LARGE_BYTES - len(PNG))
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        step = len(body) // LARGE_CHUNKS + 1
+        try:
+            for start in range(0, len(body), step):
+                self.wfile.write(body[start : start + step])
+                time.sleep(0.025)
+        except ConnectionError:
+            pass  # the gateway hung up: its budget was spent, or the request refused
+
     def log_message(self, *_args: object) -> None:
         """Quiet."""
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, *_args: object) -> None:
+        """A client that hangs up mid-body is expected here."""
+
+
 @pytest.fixture(scope="module")
 def asset_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), AssetHandler)
+    server = QuietServer(("127.0.0.1", 0), AssetHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -162,3 +192,94 @@ def test_allowlist_passes_listed_hosts_unchanged(
     assert resp.status_code == 400
     assert "ASSET_POLICY=allowlist" in resp.json()["message"]
     assert len(journal.requests()) == 1
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"type": "video_url", "video_url": {"url": "http://169.254.169.254/latest"}},
+        {"type": "input_video", "video_url": "http://169.254.169.254/latest"},
+        {"type": "image_url", "image_url": "http://169.254.169.254/latest"},
+        {"type": "file", "file": {"file_url": "http://169.254.169.254/latest"}},
+    ],
+    ids=["video_url", "input_video", "image_url string", "file_url"],
+)
+def test_v1_url_parts_to_metadata_refused(
+    inline: httpx.Client, journal: MockControl, part: dict[str, Any]
+) -> None:
+    chat = {"model": "mock/text", "messages": [{"role": "user", "content": [part]}]}
+    resp = inline.post("/api/v1/chat/completions", json=chat)
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "asset_refused"
+    assert resp.json()["error"]["message"] == (
+        "Remote asset refused: http://169.254.169.254/ resolves to a non-public address"
+    )
+    assert journal.requests() == []
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"type": "Image_URL", "image_url": {"url": "http://169.254.169.254/latest"}},
+        {"image_url": {"url": "http://169.254.169.254/latest"}},
+        {"type": "input_audio", "input_audio": {"data": "http://169.254.169.254/latest"}},
+    ],
+    ids=["cased type", "no type", "audio URL"],
+)
+def test_v1_unknown_part_with_a_url_refused(
+    inline: httpx.Client, journal: MockControl, part: dict[str, Any]
+) -> None:
+    chat = {"model": "mock/text", "messages": [{"role": "user", "content": [part]}]}
+    resp = inline.post("/api/v1/chat/completions", json=chat)
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "asset_refused"
+    assert resp.json()["error"]["message"].startswith("Asset refused: message 1, part 1")
+    assert "latest" not in resp.text
+    assert journal.requests() == []
+
+
+def test_legacy_too_many_images_refused_before_any_fetch(
+    inline: httpx.Client, journal: MockControl, asset_server: str
+) -> None:
+    SERVED.clear()
+    images = [{"url": f"{asset_server}/cat.png?n={i}"} for i in range(17)]
+    body = {"model": "mock/text", "messages": [{"role": "user", "content": "x", "images": images}]}
+    resp = inline.post("/api/ai/chat/completion", json=body)
+    assert resp.status_code == 400
+    assert resp.json() == {
+        "error": "INVALID_INPUT",
+        "message": "Too many assets in one request: 17 (this gateway allows 16, ASSET_MAX_PARTS)",
+        "statusCode": 400,
+    }
+    assert SERVED == []
+    assert journal.requests() == []
+
+
+def test_healthz_answers_while_a_request_fetches_too_much(
+    inline: httpx.Client, journal: MockControl, asset_server: str
+) -> None:
+    """16 parts of 3 MiB pass ASSET_MAX_TOTAL_BYTES (32 MiB): refused part way, and the
+    gateway stays responsive while it fetches."""
+    SERVED.clear()
+    parts = [
+        {"type": "image_url", "image_url": {"url": f"{asset_server}/large.png?n={i}"}}
+        for i in range(16)
+    ]
+    chat = {"model": "mock/text", "messages": [{"role": "user", "content": parts}]}
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(inline.post, "/api/v1/chat/completions", json=chat)
+        probes: list[float] = []
+        while not pending.done():
+            started = time.monotonic()
+            assert inline.get("/healthz").status_code == 200
+            probes.append(time.monotonic() - started)
+            time.sleep(0.05)
+        resp = pending.result()
+    assert resp.status_code == 400
+    assert resp.json()["error"]["message"] == (
+        "Remote assets too large in total (limit 33554432 bytes per request, ASSET_MAX_TOTAL_BYTES)"
+    )
+    assert len(probes) >= 5  # the probes ran while the assets were being fetched
+    assert max(probes) < 0.5
+    assert len(SERVED) < 16  # stopped at the budget: the last parts were never fetched
+    assert journal.requests() == []

@@ -1,0 +1,53 @@
+"""The gateway in-process (its lifespan run, no socket), with an upstream that records what it
+is sent and answers like OpenRouter: for route behaviour that needs no real wire."""
+
+from collections.abc import AsyncIterator, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from app.config import Settings
+from app.main import create_app
+
+CHAT_ANSWER = {
+    "id": "gen-1",
+    "model": "m",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+}
+EMBEDDINGS_ANSWER = {"data": [{"embedding": [0.5], "index": 0}], "model": "m"}
+STREAM_ANSWER = b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\ndata: [DONE]\n\n'
+
+
+@dataclass
+class Recorder:
+    """What the upstream received: one parsed JSON body per request."""
+
+    bodies: list[Any] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content)
+        self.bodies.append(body)
+        if request.url.path.endswith("/embeddings"):
+            return httpx.Response(200, json=EMBEDDINGS_ANSWER)
+        if body.get("stream"):
+            headers = {"content-type": "text/event-stream"}
+            return httpx.Response(200, content=STREAM_ANSWER, headers=headers)
+        return httpx.Response(200, json=CHAT_ANSWER)
+
+
+@asynccontextmanager
+async def gateway(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
+    recorder = Recorder()
+    app = create_app(settings, transport=httpx.MockTransport(recorder))
+    async with app.router.lifespan_context(app) as state:
+
+        async def with_state(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+            await app({**scope, "state": dict(state or {})}, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            yield client, recorder
