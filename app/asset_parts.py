@@ -1,6 +1,7 @@
 """Which strings of a chat request are asset URLs, and resolving them within per-request bounds.
 
-Every message whose `content` is a list of parts (or a dict: one part) is walked. Part types
+Every message whose `content` is a list of parts (or a dict: one part) is walked, and so is an
+assistant message's `images` list (generated images sent back as history). Part types
 are matched exactly (case-sensitive), as OpenRouter documents them:
 - `image_url`: `image_url.url`, or `image_url` as a bare string (kind image);
 - `file`: `file.file_data`, `file.file_url`, `file.url` (kind file);
@@ -188,6 +189,10 @@ def find_assets(messages: list[Any]) -> list[AssetRef]:
         parts = [content] if isinstance(content, dict) else content
         for p, part in enumerate(parts if isinstance(parts, list) else (), start=1):
             refs.extend(_part_assets(part, f"message {m}, part {p}"))
+        # An assistant turn's generated images, sent back as history: parts of the same shape.
+        images = message.get("images") if isinstance(message, dict) else None
+        for i, part in enumerate(images if isinstance(images, list) else (), start=1):
+            refs.extend(_part_assets(part, f"message {m}, image {i}"))
     return refs
 
 

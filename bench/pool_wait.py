@@ -6,9 +6,10 @@ connection get?
 Starts the mock (bench mode) and one gateway on its defaults (512 upstream connections), then
 holds `--connections` client connections, each sending legacy chat calls whose answer takes
 `--ttft-ms`, back to back, for `--seconds`. Prints the status counts, how many 503s carried
-`Retry-After`, and latency percentiles. `--app-root` runs the gateway from another checkout (for
-a before/after comparison; `git worktree add /tmp/old <commit>`). Gateway settings can be
-passed through the environment (e.g. `UPSTREAM_POOL_TIMEOUT_S=3`).
+`Retry-After`, latency percentiles, and how many upstream connections stay open (idle) once the
+burst is over (UPSTREAM_MAX_KEEPALIVE, 128 by default, bounds them). `--app-root` runs the
+gateway from another checkout (for a before/after comparison; `git worktree add /tmp/old
+<commit>`). Gateway settings can be passed through the environment (UPSTREAM_POOL_TIMEOUT_S=3).
 """
 
 import argparse
@@ -76,6 +77,18 @@ async def _load(url: str, connections: int, seconds: float, ttft_ms: int) -> dic
     }
 
 
+def _connections_to(url: str) -> int:
+    """Established TCP connections to the port of `url` on this machine (/proc/net/tcp)."""
+    port = f"{int(url.rsplit(':', 1)[1].split('/')[0]):04X}"
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[2].endswith(":" + port) and fields[3] == "01":
+                count += 1
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--connections", type=int, default=2000)
@@ -103,6 +116,8 @@ def main() -> None:
             try:
                 url = f"{gateway.url}/api/ai/chat/completion"
                 result = asyncio.run(_load(url, args.connections, args.seconds, args.ttft_ms))
+                time.sleep(1.0)  # every call has ended: what stays open is the idle pool
+                result["idle_upstream_connections_after"] = _connections_to(mock.url)
             finally:
                 gateway.stop()
     finally:

@@ -408,3 +408,17 @@ async def test_parts_without_stray_urls_pass_unchanged(server: AssetServer, poli
 )
 def test_looks_like_url(value: str, url: bool) -> None:
     assert looks_like_url(value) is url
+
+
+async def test_images_sent_back_in_an_assistant_turn_are_policed(policy: Policy) -> None:
+    resolver, settings = policy(asset_allow_http=False, asset_trusted_networks=[])
+    image = {"type": "image_url", "image_url": {"url": METADATA}}
+    messages = [{"role": "assistant", "content": "Here it is", "images": [image]}]
+    message = await refusal(messages, resolver, settings)
+    assert message == (
+        "Remote asset refused: https://169.254.169.254/ resolves to a non-public address"
+    )
+    stray = [
+        {"role": "assistant", "content": "x", "images": [{"url": "https://cdn.example.com/a"}]}
+    ]
+    assert "message 1, image 1" in await refusal(stray, resolver, settings)

@@ -5,11 +5,8 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import MutableMapping
 from types import SimpleNamespace
-from typing import Any
 
-import httpx
 import orjson
 import pytest
 from starlette.requests import Request
@@ -17,8 +14,8 @@ from starlette.requests import Request
 from app.auth import _verified, authenticate, require_principal, verify_token
 from app.config import Settings
 from app.errors import AuthError, GatewayError, legacy_body
-from app.main import create_app
 from tests.factories import API_KEY, JWT_SECRET, legacy_anon_jwt, make_settings, make_token
+from tests.inprocess import gateway
 
 SETTINGS = make_settings()
 
@@ -140,28 +137,15 @@ def test_a_string_exp_is_never_cached() -> None:
 
 
 async def test_an_infinite_exp_is_a_401_on_the_route_not_a_500() -> None:
-    calls: list[httpx.Request] = []
-
-    def upstream(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        return httpx.Response(500)
-
-    app = create_app(SETTINGS, transport=httpx.MockTransport(upstream))
-    async with app.router.lifespan_context(app) as state:
-
-        async def with_state(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-            await app({**scope, "state": dict(state or {})}, receive, send)
-
-        transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            resp = await client.post(
-                "/api/ai/chat/completion",
-                json={"model": "m", "messages": [{"role": "user", "content": "Hi"}]},
-                headers={"Authorization": f"Bearer {_with_claim('exp', '1e400')}"},
-            )
+    async with gateway(SETTINGS) as (client, upstream):
+        resp = await client.post(
+            "/api/ai/chat/completion",
+            json={"model": "m", "messages": [{"role": "user", "content": "Hi"}]},
+            headers={"Authorization": f"Bearer {_with_claim('exp', '1e400')}"},
+        )
     assert resp.status_code == 401
     assert resp.content == INVALID_TOKEN
-    assert calls == []
+    assert upstream.bodies == []
 
 
 def test_missing_subject() -> None:

@@ -207,14 +207,20 @@ def test_allowlist_passes_listed_hosts_unchanged(
 def test_v1_url_parts_to_metadata_refused(
     inline: httpx.Client, journal: MockControl, part: dict[str, Any]
 ) -> None:
+    assert v1_refusal(inline, journal, part) == (
+        "Remote asset refused: http://169.254.169.254/ resolves to a non-public address"
+    )
+
+
+def v1_refusal(inline: httpx.Client, journal: MockControl, part: dict[str, Any]) -> str:
+    """The message of the 400 `asset_refused` a chat call with `part` gets; nothing upstream."""
     chat = {"model": "mock/text", "messages": [{"role": "user", "content": [part]}]}
     resp = inline.post("/api/v1/chat/completions", json=chat)
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "asset_refused"
-    assert resp.json()["error"]["message"] == (
-        "Remote asset refused: http://169.254.169.254/ resolves to a non-public address"
-    )
     assert journal.requests() == []
+    message: str = resp.json()["error"]["message"]
+    return message
 
 
 @pytest.mark.parametrize(
@@ -229,13 +235,9 @@ def test_v1_url_parts_to_metadata_refused(
 def test_v1_unknown_part_with_a_url_refused(
     inline: httpx.Client, journal: MockControl, part: dict[str, Any]
 ) -> None:
-    chat = {"model": "mock/text", "messages": [{"role": "user", "content": [part]}]}
-    resp = inline.post("/api/v1/chat/completions", json=chat)
-    assert resp.status_code == 400
-    assert resp.json()["error"]["code"] == "asset_refused"
-    assert resp.json()["error"]["message"].startswith("Asset refused: message 1, part 1")
-    assert "latest" not in resp.text
-    assert journal.requests() == []
+    message = v1_refusal(inline, journal, part)
+    assert message.startswith("Asset refused: message 1, part 1")
+    assert "latest" not in message
 
 
 def test_legacy_too_many_images_refused_before_any_fetch(

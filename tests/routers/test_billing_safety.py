@@ -46,14 +46,14 @@ def test_an_answer_that_breaks_off_is_not_sent_again(
 
 
 def _leave_during_call(
-    gateway: GatewayProcess, journal: MockControl, path: str, body: bytes
+    gateway: GatewayProcess, journal: MockControl, path: str, body: bytes, after_s: float = 0.1
 ) -> None:
     sock: socket.socket = open_raw_stream(gateway, path, body, make_token())
     deadline = time.monotonic() + 3
     while not journal.requests():
         assert time.monotonic() < deadline, "the upstream was never called"
         time.sleep(0.01)
-    time.sleep(0.1)  # the upstream is now working on it
+    time.sleep(after_s)  # the upstream is now working on it
     closed_at = time.time()
     sock.close()
     entry = wait_upstream_closed(journal)
@@ -67,7 +67,9 @@ def test_leaving_a_json_call_cancels_the_upstream_within_100ms(
     gateway: GatewayProcess, journal: MockControl, path: str
 ) -> None:
     body = orjson.dumps({"model": "mock/text?ttft_ms=3000", "messages": HI})
-    _leave_during_call(gateway, journal, path, body)
+    for after_s in (0.0, 0.1):  # at once (before the gateway's watcher starts), and later
+        journal.reset()
+        _leave_during_call(gateway, journal, path, body, after_s)
 
 
 @pytest.mark.parametrize("path", ["/api/ai/chat/completion", "/api/v1/chat/completions"])
