@@ -22,7 +22,7 @@ from jose import jwt
 from app.config import get_settings
 from app.http_protocol import bounded_protocol
 from app.main import create_app, load_settings
-from app.stream_clock import ShutdownCoordinator
+from app.streams.clock import ShutdownCoordinator
 
 DEV_TOKEN_TTL_S = 24 * 3600
 

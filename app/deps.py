@@ -15,10 +15,10 @@ from starlette.requests import Request
 from app.config import Settings
 
 if TYPE_CHECKING:
-    from app.assets import AssetResolver
-    from app.catalog import ModelCatalog
-    from app.stream_clock import ShutdownCoordinator
-    from app.upstream import UpstreamClient
+    from app.assets.resolver import AssetResolver
+    from app.streams.clock import ShutdownCoordinator
+    from app.upstream.catalog import ModelCatalog
+    from app.upstream.client import UpstreamClient
 
 
 @dataclass(frozen=True, slots=True)

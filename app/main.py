@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from app.assets import AssetResolver
-from app.catalog import ModelCatalog
+from app.assets.resolver import AssetResolver
 from app.config import Settings, get_settings
 from app.deps import Gateway, State
+from app.edge import AiDispatch, EdgeMiddleware
 from app.errors import (
     GatewayError,
     InvalidInputError,
@@ -32,11 +32,11 @@ from app.errors import (
     handle_gateway_error,
     unexpected_error_response,
 )
-from app.middleware import EdgeMiddleware
-from app.routers import chat, embeddings, health, images, models, openai_api  # noqa: F401
-from app.routers.common import AI_ENDPOINTS, AI_ROUTES
-from app.stream_clock import ShutdownCoordinator
-from app.upstream import UpstreamClient, build_client, build_transport
+from app.pipeline import Endpoint, Pipeline, ai_endpoint
+from app.routes import AI_ROUTES, ROUTERS
+from app.streams.clock import ShutdownCoordinator
+from app.upstream.catalog import ModelCatalog
+from app.upstream.client import UpstreamClient, build_client, build_transport
 
 EXPOSED_HEADERS = ["X-Request-Id", "X-Generation-Id", "Retry-After", "Content-Range"]
 
@@ -44,7 +44,17 @@ EXPOSED_HEADERS = ["X-Request-Id", "X-Generation-Id", "Retry-After", "Content-Ra
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     path = request.url.path
-    if status in (404, 405):
+    if status == 405 and isinstance(exc, HTTPException):
+        allow = (exc.headers or {}).get("Allow", "")
+        err = GatewayError(
+            f"Method {request.method} is not allowed on {path}",
+            status_code=405,
+            code="METHOD_NOT_ALLOWED",
+            next_actions=f"Use {allow}." if allow else None,
+            headers={"Allow": allow} if allow else None,
+        )
+        return error_response(err, path)
+    if status == 404:
         err = GatewayError(
             f"Endpoint {path} not found",
             status_code=404,
@@ -65,17 +75,25 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 class GatewayApp(FastAPI):
     """FastAPI with the edge (and CORS, when configured) outside FastAPI's own layers, so the
-    edge can call the AI endpoints directly (app/middleware.py says why)."""
+    AI routes are dispatched straight to their pipeline (app/edge.py says why). Middleware added
+    with `app.add_middleware` wraps that dispatch: it sees every request, the AI routes too."""
 
     settings: Settings
+    ai_endpoints: dict[str, Endpoint]
 
     def build_middleware_stack(self) -> ASGIApp:
         settings = self.settings
-        app: ASGIApp = EdgeMiddleware(
-            super().build_middleware_stack(),
-            max_bytes=settings.max_request_bytes,
-            direct=AI_ENDPOINTS,
-        )
+        user_middleware, self.user_middleware = self.user_middleware, []
+        try:
+            app = super().build_middleware_stack()
+        finally:
+            self.user_middleware = user_middleware
+        direct: dict[str, Endpoint] | None = self.ai_endpoints
+        if user_middleware:
+            app, direct = AiDispatch(app, self.ai_endpoints), None
+            for cls, args, kwargs in reversed(user_middleware):
+                app = cls(app, *args, **kwargs)
+        app = EdgeMiddleware(app, max_bytes=settings.max_request_bytes, direct=direct)
         if settings.cors_origins:
             # Only when configured: the CORS layer wraps every send, streamed writes included.
             # `*` answers any origin, so never with credentials (the gateway uses no cookies);
@@ -127,11 +145,17 @@ def create_app(
     app.settings = settings
     # The server (app/cli.py) starts the shutdown grace from its signal handler.
     app.state.shutdown = shutdown
-    app.include_router(health.router)
-    # The AI POST routes first: they carry the traffic (see app/routers/common.py).
-    app.router.routes[0:0] = AI_ROUTES
-    app.include_router(models.router)
-    app.include_router(openai_api.router)
+    # The pipeline's extension points: admission and record hooks (app/pipeline.py).
+    app.state.pipeline = pipeline = Pipeline()
+    app.ai_endpoints = {}
+    for route in AI_ROUTES:
+        endpoint = ai_endpoint(route, pipeline, app.dependency_overrides)
+        app.ai_endpoints[route.path] = endpoint
+        app.add_api_route(
+            route.path, endpoint, methods=["POST"], summary=route.summary, name=route.path
+        )
+    for router in ROUTERS:
+        app.include_router(router)
     return app
 
 

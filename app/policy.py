@@ -7,7 +7,7 @@ client sent it), so the two surfaces cannot drift apart:
   pinning memory or spending the key on a runaway prompt; every string of the body counts,
   tools, names and plugin prompts included, except asset data, which the body limit bounds);
 - the remote-asset policy on every URL a message part can carry, and refusal of a URL in
-  any part the policy does not know (`app/asset_parts.py`, `app/assets.py`);
+  any part the policy does not know (`app/assets/parts.py`, `app/assets/resolver.py`);
 - on `/api/v1` only: `max_tokens`, `max_completion_tokens` and `reasoning.max_tokens` capped in
   any number form, a non-number refused, a missing bound set to the cap (the legacy schema
   refuses over-cap values instead, as the legacy API did) and `user` set to the caller, so nobody
@@ -19,8 +19,8 @@ Each surface renders a `PolicyError` in its own envelope.
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
-from app.asset_parts import AssetResolving, resolve_parts
-from app.assets import AssetError
+from app.assets.parts import AssetResolving, resolve_parts
+from app.assets.resolver import AssetError
 from app.config import Settings
 
 Json = dict[str, Any]
@@ -141,7 +141,7 @@ def _capped(value: object, cap: int, name: str) -> int:
 
 
 async def resolve_assets(messages: list[Any], assets: AssetResolving, settings: Settings) -> None:
-    """Police every URL-bearing part (app/asset_parts.py): each URL resolved in place, or 400."""
+    """Police every URL-bearing part (app/assets/parts.py): each URL resolved in place, or 400."""
     try:
         await resolve_parts(messages, assets, settings)
     except AssetError as err:

@@ -1,6 +1,6 @@
 """Which httpx transport costs less CPU per upstream request: httpx's own, or httpx-aiohttp's?
 
-The gateway's upstream client is built by `app.upstream.build_client`; only the transport
+The gateway's upstream client is built by `app.upstream.client.build_client`; only the transport
 differs. Each transport runs in its own child process (so neither warms the other's caches)
 against the mock OpenRouter in benchmark mode, and reports the CPU time its process spent per
 request, from `time.process_time()` — stable on a noisy machine, unlike wall time.
@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from app.config import Settings
-from app.upstream import build_client
+from app.upstream.client import build_client
 from mock_openrouter.process import start_mock
 
 RESULTS = Path(__file__).parent / "results" / "transport.md"

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/hadolint Dockerfile
+.venv/bin/lint-imports --no-cache
 echo "lint: clean"

@@ -1,13 +1,14 @@
 """The gateway in-process (its lifespan run, no socket), with an upstream that records what it
 is sent and answers like OpenRouter: for route behaviour that needs no real wire."""
 
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
+from fastapi import FastAPI
 
 from app.config import Settings
 from app.main import create_app
@@ -40,9 +41,15 @@ class Recorder:
 
 
 @asynccontextmanager
-async def gateway(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
+async def gateway(
+    settings: Settings, configure: Callable[[FastAPI], None] | None = None
+) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
+    """The app on `settings`, its upstream a `Recorder`; `configure` may change the app first
+    (middleware, dependency overrides, pipeline hooks)."""
     recorder = Recorder()
     app = create_app(settings, transport=httpx.MockTransport(recorder))
+    if configure is not None:
+        configure(app)
     async with app.router.lifespan_context(app) as state:
 
         async def with_state(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:

@@ -19,8 +19,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from app.asset_parts import looks_like_url
-from app.assets import AssetResolver
+from app.assets.parts import looks_like_url
+from app.assets.resolver import AssetResolver
 from app.config import Settings
 from app.policy import PolicyError, resolve_assets
 from tests.factories import make_settings
@@ -334,7 +334,7 @@ async def test_a_url_outside_the_policed_fields_is_refused(
 ) -> None:
     resolver, settings = policy()
     ok = {"type": "image_url", "image_url": {"url": server.url("/png/100")}}
-    with caplog.at_level(logging.INFO, logger="app.asset_parts"):
+    with caplog.at_level(logging.INFO, logger="app.assets.parts"):
         message = await refusal(user(ok, part), resolver, settings)
     assert message.startswith("Asset refused: message 1, part 2")
     assert shown.replace("part 1", "part 2") in message

@@ -22,8 +22,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from app.asset_fetch import PinnedResolver, is_public, parse_ipv4_host
-from app.assets import AssetError, AssetKind, AssetResolver
+from app.assets.fetch import PinnedResolver, is_public, parse_ipv4_host
+from app.assets.resolver import AssetError, AssetKind, AssetResolver
 from tests.factories import make_settings
 
 
@@ -512,7 +512,7 @@ async def test_refusal_is_logged_with_host_only(
     make_resolver: ResolverFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     resolver = make_resolver(FakeDNS({}))
-    with caplog.at_level(logging.INFO, logger="app.assets"), pytest.raises(AssetError):
+    with caplog.at_level(logging.INFO, logger="app.assets.resolver"), pytest.raises(AssetError):
         await resolver.resolve("https://10.0.0.1/x.png?token=s3cret", "image")
     assert "host=10.0.0.1" in caplog.text
     assert "s3cret" not in caplog.text

@@ -1,4 +1,4 @@
-"""The edge calls the AI endpoints directly (app/middleware.py), outside FastAPI's exception
+"""The edge calls the AI endpoints directly (app/edge.py), outside FastAPI's exception
 layers: each endpoint must still answer every failure in its surface's envelope, and requests
 the edge does not take must still reach the router."""
 
@@ -68,10 +68,19 @@ async def test_unexpected_failure_is_a_bare_500_in_the_openai_envelope() -> None
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT"])
-async def test_other_methods_still_reach_the_router(method: str) -> None:
-    status, _headers, body = await call(method, "/api/ai/chat/completion")
-    assert status == 404
-    assert orjson.loads(body)["error"] == "NOT_FOUND"
+@pytest.mark.parametrize("path", ["/api/ai/chat/completion", "/api/v1/chat/completions"])
+async def test_other_methods_get_405_with_allow_in_the_paths_envelope(
+    method: str, path: str
+) -> None:
+    status, headers, body = await call(method, path)
+    assert status == 405
+    assert headers[b"allow"] == b"POST"
+    error = orjson.loads(body)
+    if path.startswith("/api/v1/"):
+        assert error["error"]["code"] == "METHOD_NOT_ALLOWED"
+    else:
+        assert error["error"] == "METHOD_NOT_ALLOWED"
+        assert error["message"] == f"Method {method} is not allowed on {path}"
 
 
 async def test_a_trailing_slash_still_reaches_the_router() -> None:

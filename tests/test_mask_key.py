@@ -3,7 +3,7 @@ short key."""
 
 import pytest
 
-from app.routers.models import MASK, mask_key
+from app.legacy.admin import MASK, mask_key
 
 HEX64 = "0123456789abcdef" * 4
 

@@ -3,7 +3,7 @@
 import orjson
 import pytest
 
-from app.sse_decode import COMMENT, SSEDecoder, SSEEvent
+from app.streams.decoder import COMMENT, SSEDecoder, SSEEvent
 
 STREAM = (
     b": OPENROUTER PROCESSING\n\n"

@@ -1,11 +1,11 @@
-"""Downstream frames are built as bytes (app/sse_response.py); each must decode, with the
+"""Downstream frames are built as bytes (app/streams/response.py); each must decode, with the
 spec's decoder, to exactly what went in."""
 
 import orjson
 import pytest
 
-from app.sse_decode import SSEDecoder, SSEEvent
-from app.sse_response import json_frame, text_frame
+from app.streams.decoder import SSEDecoder, SSEEvent
+from app.streams.response import json_frame, text_frame
 
 
 def decoded(frame: bytes) -> list[object]:

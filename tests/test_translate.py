@@ -4,8 +4,8 @@ import orjson
 import pytest
 
 from app.errors import InvalidInputError
-from app.schemas.legacy import ChatCompletionRequest
-from app.translate import from_upstream_chat, to_upstream_chat
+from app.legacy.schemas import ChatCompletionRequest
+from app.legacy.translate import from_upstream_chat, to_upstream_chat
 
 CAP = 16384
 

@@ -1,11 +1,12 @@
-"""The lean upstream transport (app/transport.py) against the mock on a real socket: JSON answers
-arrive whole and decoded, event streams stay streams, aiohttp's failures arrive as httpx's."""
+"""The lean upstream transport (app/upstream/transport.py) against the mock on a real socket:
+JSON answers arrive whole and decoded, event streams stay streams, aiohttp's failures arrive as
+httpx's."""
 
 import httpx
 import orjson
 import pytest
 
-from app.transport import LeanAiohttpTransport
+from app.upstream.transport import LeanAiohttpTransport
 from mock_openrouter.process import MockProcess
 from tests.factories import UPSTREAM_KEY
 
@@ -57,7 +58,7 @@ async def test_refused_connection_is_an_httpx_transport_error() -> None:
         with pytest.raises(httpx.TransportError) as caught:
             await transport.handle_async_request(request)
         # httpx-aiohttp's mapping, kept: ConnectTimeout over a non-timeout cause, which
-        # app/upstream.py counts as a connection failure (retried), not a timeout.
+        # app/upstream/client.py counts as a connection failure (retried), not a timeout.
         assert isinstance(caught.value, httpx.ConnectTimeout)
         assert not isinstance(caught.value.__cause__, TimeoutError)
     finally:

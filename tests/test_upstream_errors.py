@@ -5,9 +5,9 @@ import hashlib
 import pytest
 
 from app.errors import legacy_body
-from app.openai_errors import to_openai_error
-from app.upstream import UpstreamFailure
-from app.upstream_errors import MAX_MESSAGE_CHARS, to_legacy_error
+from app.legacy.errors import to_legacy_error
+from app.upstream.failures import MAX_MESSAGE_CHARS, UpstreamFailure
+from app.v1.errors import to_openai_error
 
 KEY = "sk-or-v1-secret"
 

@@ -12,7 +12,8 @@ from typing import Literal
 
 import pytest
 
-from app.upstream import UpstreamClient, UpstreamFailure, build_client, build_transport
+from app.upstream.client import UpstreamClient, build_client, build_transport
+from app.upstream.failures import UpstreamFailure
 from tests.factories import UPSTREAM_KEY, make_settings
 
 Transport = Literal["aiohttp", "httpx"]
@@ -191,8 +192,8 @@ async def test_idle_connections_beyond_the_keepalive_limit_are_closed() -> None:
 
 
 def test_busy_maps_to_503_with_retry_after_on_both_surfaces() -> None:
-    from app.openai_errors import to_openai_error
-    from app.upstream_errors import to_legacy_error
+    from app.legacy.errors import to_legacy_error
+    from app.v1.errors import to_openai_error
 
     legacy = to_legacy_error(UpstreamFailure("busy"), "k")
     openai = to_openai_error(UpstreamFailure("busy"), "k")
@@ -204,8 +205,8 @@ def test_busy_maps_to_503_with_retry_after_on_both_surfaces() -> None:
 
 
 def test_broken_maps_to_502_on_both_surfaces() -> None:
-    from app.openai_errors import to_openai_error
-    from app.upstream_errors import to_legacy_error
+    from app.legacy.errors import to_legacy_error
+    from app.v1.errors import to_openai_error
 
     assert to_legacy_error(UpstreamFailure("broken"), "k").status_code == 502
     assert to_openai_error(UpstreamFailure("broken"), "k").status_code == 502

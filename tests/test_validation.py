@@ -3,8 +3,8 @@
 import pytest
 
 from app.errors import InvalidInputError
-from app.schemas.body import parse_body
-from app.schemas.legacy import ChatCompletionRequest
+from app.legacy.body import parse_body
+from app.legacy.schemas import ChatCompletionRequest
 
 JSON = "application/json;charset=UTF-8"
 CTX: dict[str, object] = {"max_completion_tokens": 16384}

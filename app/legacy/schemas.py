@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, model_validator
 
-from app.schemas.zod import (
+from app.legacy.validation import (
     OptBool,
     OptMaxTokens,
     OptRecord,

@@ -6,24 +6,22 @@ bad, not the caller's); 429 → 429 RATE_LIMITED; any other status S → S AI_UP
 An error inside a 200 body takes its status from an integer `error.code`, else 502.
 """
 
-from typing import Any
-
 import orjson
 
-from app.errors import UpstreamError
+from app.errors import GatewayError, InvalidInputError, UpstreamError
+from app.policy import PolicyError
 from app.redact import redact_secret
-from app.upstream import UpstreamFailure
-
-MAX_MESSAGE_CHARS = 500
-
-
-def _error_object(payload: object) -> Any:
-    return payload.get("error") if isinstance(payload, dict) else None
+from app.upstream.failures import (
+    MAX_MESSAGE_CHARS,
+    UpstreamFailure,
+    error_object,
+    inband_status,
+)
 
 
 def upstream_message(status: int, payload: object, text: str, secret: str) -> str:
     """`APIError.makeMessage` of openai-node, which produced the legacy messages, key scrubbed."""
-    error = _error_object(payload)
+    error = error_object(payload)
     if isinstance(error, dict) and error.get("message"):
         raw = error["message"]
         msg = raw if isinstance(raw, str) else orjson.dumps(raw).decode()
@@ -37,15 +35,7 @@ def upstream_message(status: int, payload: object, text: str, secret: str) -> st
     return f"{status} {msg}" if msg else f"{status} status code (no body)"
 
 
-def inband_status(payload: object) -> int:
-    error = _error_object(payload)
-    code = error.get("code") if isinstance(error, dict) else None
-    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
-        return code
-    return 502
-
-
-def to_legacy_error(failure: UpstreamFailure, secret: str) -> UpstreamError:
+def to_legacy_error(failure: UpstreamFailure, secret: str = "") -> UpstreamError:
     if failure.kind in ("connect", "broken"):
         # "broken": answered, then cut off; it was not sent again (DESIGN, billing safety).
         return UpstreamError("Connection error.", status_code=502)
@@ -87,3 +77,25 @@ def to_legacy_error(failure: UpstreamFailure, secret: str) -> UpstreamError:
         )
     message = upstream_message(status, failure.payload, failure.text, secret)
     return UpstreamError(message, status_code=status if 400 <= status <= 599 else 502)
+
+
+def legacy_refusal(err: PolicyError) -> GatewayError:
+    """A policy refusal in the legacy envelope; a refused model reads as the legacy backend's
+    own refusal did (`AI_INVALID_MODEL`)."""
+    if err.rule == "model":
+        return GatewayError(err.message, status_code=400, code="AI_INVALID_MODEL")
+    return InvalidInputError(err.message, next_actions=err.next_actions)
+
+
+class LegacySurface:
+    """`/api/ai/*`: policy refusals and upstream failures in the legacy envelope."""
+
+    def error(self, exc: Exception) -> GatewayError | None:
+        if isinstance(exc, PolicyError):
+            return legacy_refusal(exc)
+        if isinstance(exc, UpstreamFailure):
+            return to_legacy_error(exc)
+        return None
+
+
+LEGACY = LegacySurface()

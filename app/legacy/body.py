@@ -6,14 +6,18 @@ body too deep or too large for `app/json_shape.py` is a 400 that says so. The bo
 orjson first and validated second, so its shape is bounded before pydantic walks it.
 """
 
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
 from app.errors import InvalidInputError
 from app.json_shape import JsonShapeError, check_shape, loads
-from app.schemas.zod import zod_messages
+from app.legacy.validation import zod_messages
+
+if TYPE_CHECKING:
+    from app.pipeline import Call
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -81,3 +85,18 @@ def parse_body(
 ) -> M:
     body = load_body(raw, content_type, max_depth=max_depth, max_items=max_items)
     return validate_body(model, body, context)
+
+
+def read_legacy(call: "Call", model: type[M], precheck: Callable[[Any], None] | None = None) -> M:
+    """Parse, bound and validate a call's legacy body; `precheck` sees the parsed body first, so
+    a count limit refuses a huge array before pydantic validates (and reports on) every item."""
+    settings = call.gateway.settings
+    body = load_body(
+        call.body,
+        call.request.headers.get("content-type"),
+        max_depth=settings.max_json_depth,
+        max_items=settings.max_json_items,
+    )
+    if precheck is not None:
+        precheck(body)
+    return validate_body(model, body, {"max_completion_tokens": settings.max_completion_tokens})

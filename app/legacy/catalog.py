@@ -9,7 +9,7 @@ then the rest, each by id in a locale-like order (punctuation before digits befo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from app.translate import js_value
+from app.legacy.translate import js_value
 
 Json = dict[str, Any]
 

@@ -2,7 +2,7 @@
 
 ASSET_POLICY=inline (default) fetches http(s) assets here and sends OpenRouter a data: URL, so
 no caller-chosen URL reaches the upstream; `allowlist` passes URLs of listed hosts unchanged;
-`reject` accepts data: URLs only. The SSRF-safe fetch primitives live in asset_fetch.py.
+`reject` accepts data: URLs only. The SSRF-safe fetch primitives live in fetch.py.
 
 Deliberate choices:
 - The https-only and no-credentials rules apply in allowlist mode too: ASSET_ALLOW_HTTP reads
@@ -11,10 +11,10 @@ Deliberate choices:
   `example.com` itself (list both to allow both), as certificate wildcards do.
 - A data: URL must have a media type and, when marked base64, valid padded base64; its media
   type is not checked against the kind (that is the model's concern, as the legacy API had it).
-- Fetched bytes must sniff as the kind asks (asset_sniff.py): a png/jpeg/gif/webp image, a
+- Fetched bytes must sniff as the kind asks (sniff.py): a png/jpeg/gif/webp image, a
   PDF, or an mp4/QuickTime/webm/Matroska video.
 - Which URLs of a request are assets, and how many of them are fetched at once and in total,
-  is asset_parts.py's concern; `resolve` polices one URL, charging an optional ByteBudget.
+  is parts.py's concern; `resolve` polices one URL, charging an optional ByteBudget.
 - Refusals are logged at INFO with the host and the caller's message, which shows at most
   scheme, host and port: paths and query strings may carry tokens.
 """
@@ -28,7 +28,7 @@ import re
 import aiohttp
 from yarl import URL
 
-from app.asset_fetch import (
+from app.assets.fetch import (
     PIN,
     REDIRECT_STATUSES,
     WEB_PORTS,
@@ -48,7 +48,7 @@ from app.asset_fetch import (
     read_capped,
     resolve_with_getaddrinfo,
 )
-from app.asset_sniff import ACCEPT, sniffed_mime
+from app.assets.sniff import ACCEPT, sniffed_mime
 from app.config import Settings
 
 __all__ = ["AssetError", "AssetKind", "AssetResolver", "ByteBudget"]

@@ -10,7 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from app.upstream import UpstreamClient, UpstreamFailure
+from app.upstream.client import UpstreamClient
+from app.upstream.failures import UpstreamFailure
 
 Json = dict[str, Any]
 T = TypeVar("T")

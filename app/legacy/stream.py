@@ -1,12 +1,19 @@
-"""Pure translation of upstream stream chunks into the legacy SSE events (legacy contract §4f).
+"""The legacy stream: upstream chunks translated into the legacy SSE events, and its relay.
 
 Order on a clean end: `chunk`s as content arrives, `tokenUsage` when usage arrives (summed across
 chunks, as the legacy route did), then one assembled `tool_calls`, then `annotations`, then `done`.
 """
 
+from collections.abc import AsyncIterator
 from typing import Any
 
-from app.translate import map_annotations
+from app.legacy.errors import to_legacy_error
+from app.legacy.translate import map_annotations
+from app.streams.clock import ShutdownCoordinator, StreamClock
+from app.streams.relay import Ending, relay
+from app.streams.response import json_frame
+from app.upstream.client import UpstreamClient
+from app.upstream.failures import UpstreamFailure
 
 Json = dict[str, Any]
 
@@ -77,3 +84,47 @@ class LegacyStreamState:
             out.append({"annotations": annotations})
         out.append({"done": True})
         return out
+
+
+def error_frame(message: str) -> bytes:
+    return json_frame({"error": True, "message": message})
+
+
+class LegacyTranslator:
+    """The legacy events: chunk, tokenUsage, tool_calls, annotations, done; errors as
+    `{"error":true,"message":…}` and no done."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self) -> None:
+        self._state = LegacyStreamState()
+
+    def chunk(self, chunk: dict[str, Any], raw: str) -> list[bytes]:  # noqa: ARG002
+        return [json_frame(obj) for obj in self._state.on_chunk(chunk)]
+
+    def done(self) -> list[bytes]:
+        return [json_frame(obj) for obj in self._state.finish()]
+
+    def fault(self, message: str) -> bytes:
+        return error_frame(message)
+
+    def failure(self, failure: UpstreamFailure) -> bytes:
+        return error_frame(to_legacy_error(failure).message)
+
+
+def legacy_relay(
+    upstream: UpstreamClient,
+    body: dict[str, object],
+    shutdown: ShutdownCoordinator,
+    ending: Ending,
+) -> AsyncIterator[bytes]:
+    """The legacy stream: the upstream is opened inside, so even its refusal is an event."""
+    clock = StreamClock(upstream.settings, shutdown)
+    return relay(
+        lambda: upstream.open_stream("chat/completions", body),
+        clock,
+        shutdown,
+        LegacyTranslator(),
+        upstream.settings.openrouter_api_key.get_secret_value(),
+        ending.end_stream,
+    )

@@ -13,7 +13,7 @@ pooling, limits and the mapping of aiohttp's errors to httpx's stay those of htt
 with two additions:
 - a failure while reading an answer whose status line has arrived is `AnswerBrokenError`, never
   an error that reads as "could not connect": the request was delivered and is being billed, so
-  it must not be sent again (app/upstream.py retries only failures before any answer);
+  it must not be sent again (app/upstream/client.py retries only failures before any answer);
 - at most `max_keepalive_connections` idle connections are kept (aiohttp's connector has no
   such bound: 387 idle connections stayed pooled after a burst with the limit at 128).
 """

@@ -22,7 +22,7 @@ With both gone, sse-starlette is no longer a dependency.
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 from starlette.responses import Response
@@ -111,8 +111,12 @@ class EventStream(Response):
         raw_headers: list[tuple[bytes, bytes]],
         ping_s: float,
         send_timeout_s: float,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.events = events
+        # Called once the response is over, however it ended (the pipeline's record stage).
+        self.on_close = on_close
+        self.finishes_call = on_close is not None
         self.status_code = 200
         self.background = None
         self.raw_headers = raw_headers
@@ -165,7 +169,12 @@ class EventStream(Response):
             self._ping.cancel()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        except BaseException:
+            if self.on_close is not None:
+                self.on_close()
+            raise
         self.last_write = asyncio.get_running_loop().time()
         self._body = asyncio.current_task()
         self._send = send
@@ -187,5 +196,9 @@ class EventStream(Response):
             self._stop_pings()
             watcher.cancel()
             aclose = getattr(self.events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            try:
+                if aclose is not None:
+                    await aclose()
+            finally:
+                if self.on_close is not None:
+                    self.on_close()

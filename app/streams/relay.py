@@ -3,31 +3,30 @@
 Lifecycle (house style 7–9): every failure after the status is sent, even one before the first
 byte, becomes one sanitized error event and the stream ends without `done`/`[DONE]`, which
 follow only a real `[DONE]`. The upstream response is closed in `finally`, shielded, so a caller
-who goes away (`app/sse_response.py` cancels the body) stops the upstream generation at once.
-Frames are bytes from `app/sse_response.py` (`data: …` and `\\n\\n`, the legacy wire format byte
+who goes away (`app/streams/response.py` cancels the body) stops the upstream generation at once.
+Frames are bytes from `app/streams/response.py` (`data: …` and `\\n\\n`, the legacy wire format byte
 for byte); events that arrived in one upstream read leave in one write.
 """
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import anyio
 import httpx
 import orjson
 
 from app.config import Settings
-from app.sse_decode import SSEDecoder, SSEEvent
-from app.sse_response import EventStream, json_frame
-from app.stream_clock import FAULT_PREFIX, ShutdownCoordinator, StreamClock
-from app.translate_stream import LegacyStreamState
-from app.upstream import UpstreamClient, UpstreamFailure
-from app.upstream_errors import to_legacy_error
+from app.streams.clock import FAULT_PREFIX, ShutdownCoordinator, StreamClock
+from app.streams.decoder import SSEDecoder, SSEEvent
+from app.streams.response import EventStream
+from app.upstream.failures import UpstreamFailure, inband_failure
 
-log = logging.getLogger("app.streaming")
+log = logging.getLogger("app.streams.relay")
 
-DONE = "[DONE]"
+DONE = "[DONE]"  # the upstream's last event, and ours on /api/v1 (one constant, one place)
+StreamEnd = Literal["ok", "upstream_error", "stream_error", "timed_out", "cancelled"]
 CLOSE_TIMEOUT_S = 1.0
 TERMINATED = FAULT_PREFIX + "terminated"
 MALFORMED = FAULT_PREFIX + "invalid data from the AI provider"
@@ -36,13 +35,10 @@ MALFORMED = FAULT_PREFIX + "invalid data from the AI provider"
 class StreamFault(Exception):
     """The upstream stream failed after it started; `message` is safe to show the caller."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
         super().__init__(message)
         self.message = message
-
-
-def error_frame(message: str) -> bytes:
-    return json_frame({"error": True, "message": message})
+        self.timed_out = timed_out
 
 
 def _reads(resp: httpx.Response) -> AsyncIterator[bytes]:
@@ -76,7 +72,7 @@ async def upstream_batches(
         except StopAsyncIteration:
             return
         except TimeoutError:
-            raise StreamFault(clock.expired_reason()) from None
+            raise StreamFault(clock.expired_reason(), timed_out=True) from None
         except httpx.TransportError as err:
             log.warning("upstream stream broke: %s", type(err).__name__)
             raise StreamFault(TERMINATED) from err
@@ -116,18 +112,25 @@ async def relay(
     clock: StreamClock,
     shutdown: ShutdownCoordinator,
     translator: StreamTranslator,
+    secret: str,
+    on_end: Callable[[StreamEnd], None] | None = None,
 ) -> AsyncIterator[bytes]:
-    """The one relay loop both surfaces use; only the translator differs."""
+    """The one relay loop both surfaces use; only the translator differs. `secret` is the key,
+    scrubbed from an upstream error before the translator sees it; `on_end` learns how the
+    stream ended (a stream whose caller left never gets that far: "cancelled")."""
     shutdown.track(clock)
     resp: httpx.Response | None = None
+    end: StreamEnd = "cancelled"
     try:
         try:
             async with asyncio.timeout_at(clock.deadline()):
                 resp = await open_upstream()
         except TimeoutError:
+            end = "timed_out"
             yield translator.fault(clock.expired_reason())
             return
         except UpstreamFailure as failure:
+            end = "timed_out" if failure.kind == "timeout" else "upstream_error"
             yield translator.failure(failure)
             return
         # The request body (the whole prompt) is not needed once the upstream has answered.
@@ -142,12 +145,15 @@ async def relay(
                         break
                     chunk = parse_chunk(event.data)
                     if chunk.get("error"):
-                        # Any data event with a truthy `error` is terminal (upstream §4.7).
-                        out.append(translator.failure(UpstreamFailure("inband", payload=chunk)))
+                        # Any data event with a truthy `error` is terminal (OpenRouter's
+                        # mid-stream error: tests/routers/test_chat_stream_faults.py).
+                        end = "upstream_error"
+                        out.append(translator.failure(inband_failure(chunk, secret)))
                         yield b"".join(out)
                         return
                     out.extend(translator.chunk(chunk, event.data))
             except StreamFault as fault:
+                end = "stream_error"
                 out.append(translator.fault(fault.message))
                 yield b"".join(out)
                 return
@@ -157,50 +163,18 @@ async def relay(
                 break
         if not done:
             raise StreamFault(TERMINATED)
+        end = "ok"
         yield b"".join(translator.done())
     except StreamFault as fault:
+        end = "timed_out" if fault.timed_out else "stream_error"
         yield translator.fault(fault.message)
     finally:
         shutdown.forget(clock)
+        if on_end is not None:
+            on_end(end)
         if resp is not None:
             with anyio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
                 await resp.aclose()
-
-
-class LegacyTranslator:
-    """The legacy events (§4f): chunk, tokenUsage, tool_calls, annotations, done; errors as
-    `{"error":true,"message":…}` and no done."""
-
-    __slots__ = ("_state", "_secret")
-
-    def __init__(self, settings: Settings) -> None:
-        self._state = LegacyStreamState()
-        self._secret = settings.openrouter_api_key.get_secret_value()
-
-    def chunk(self, chunk: dict[str, Any], raw: str) -> list[bytes]:  # noqa: ARG002
-        return [json_frame(obj) for obj in self._state.on_chunk(chunk)]
-
-    def done(self) -> list[bytes]:
-        return [json_frame(obj) for obj in self._state.finish()]
-
-    def fault(self, message: str) -> bytes:
-        return error_frame(message)
-
-    def failure(self, failure: UpstreamFailure) -> bytes:
-        return error_frame(to_legacy_error(failure, self._secret).message)
-
-
-def legacy_relay(
-    upstream: UpstreamClient, body: dict[str, object], shutdown: ShutdownCoordinator
-) -> AsyncIterator[bytes]:
-    """The legacy stream: the upstream is opened inside, so even its refusal is an event."""
-    clock = StreamClock(upstream.settings, shutdown)
-    return relay(
-        lambda: upstream.open_stream("chat/completions", body),
-        clock,
-        shutdown,
-        LegacyTranslator(upstream.settings),
-    )
 
 
 SSE_HEADERS = (
@@ -211,9 +185,18 @@ SSE_HEADERS = (
 )
 
 
+class Ending(Protocol):
+    """Who hears how a stream ended (the pipeline's call): `end_stream` from the relay, then
+    `close_stream` once the response is over, whatever happened."""
+
+    def end_stream(self, kind: StreamEnd) -> None: ...
+    def close_stream(self) -> None: ...
+
+
 def sse_response(
     events: AsyncIterator[bytes],
     settings: Settings,
+    ending: Ending | None = None,
     headers: dict[str, str] | None = None,
 ) -> EventStream:
     # The fixed headers are shared by every stream; only the caller's extra ones are built here.
@@ -223,4 +206,5 @@ def sse_response(
         raw_headers=[*SSE_HEADERS, *extra],
         ping_s=settings.sse_ping_s,
         send_timeout_s=settings.sse_send_timeout_s,
+        on_close=ending.close_stream if ending is not None else None,
     )

@@ -1,18 +1,19 @@
 """The `/api/v1` stream: upstream events passed on as they arrive, in order, byte for byte.
 
 Comments are dropped (our own pings replace them); `data: [DONE]` is written only after the
-upstream's own `[DONE]`, from the one constant below; a failure at any point becomes one
-OpenAI-style error chunk, which the `openai` SDKs raise as an exception, and no `[DONE]`.
+upstream's own `[DONE]`, from the one constant (`app/streams/relay.py`); a failure at any point
+becomes one OpenAI-style error chunk, which the `openai` SDKs raise as an exception, and no
+`[DONE]`.
 """
 
 from typing import Any
 
-from app.config import Settings
-from app.openai_errors import to_openai_error
-from app.sse_response import json_frame, text_frame
-from app.upstream import UpstreamFailure
+from app.streams.relay import DONE
+from app.streams.response import json_frame, text_frame
+from app.upstream.failures import UpstreamFailure
+from app.v1.errors import to_openai_error
 
-DONE_EVENT = text_frame("[DONE]")
+DONE_EVENT = text_frame(DONE)
 
 
 def error_chunk(message: str, kind: str = "api_error", code: str | None = None) -> bytes:
@@ -20,10 +21,7 @@ def error_chunk(message: str, kind: str = "api_error", code: str | None = None) 
 
 
 class OpenAITranslator:
-    __slots__ = ("_secret",)
-
-    def __init__(self, settings: Settings) -> None:
-        self._secret = settings.openrouter_api_key.get_secret_value()
+    __slots__ = ()
 
     def chunk(self, chunk: dict[str, Any], raw: str) -> list[bytes]:  # noqa: ARG002
         return [text_frame(raw)]
@@ -35,5 +33,5 @@ class OpenAITranslator:
         return error_chunk(message, code="stream_failed")
 
     def failure(self, failure: UpstreamFailure) -> bytes:
-        err = to_openai_error(failure, self._secret)
+        err = to_openai_error(failure)
         return error_chunk(err.message, code=err.code)

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from app.errors import InvalidInputError
-from app.schemas.legacy import ChatCompletionRequest, ChatMessage, FileParser, WebSearch, dump
+from app.legacy.schemas import ChatCompletionRequest, ChatMessage, FileParser, WebSearch, dump
 
 DEFAULT_TEMPERATURE = 0.7
 DEFAULT_MAX_TOKENS = 4096

@@ -10,22 +10,20 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter
-from starlette.requests import Request
 from starlette.responses import Response
 
-from app.auth import Principal, PrincipalDep
+from app.auth import PrincipalDep
 from app.config import Settings
-from app.deps import Gateway, GatewayDep
-from app.errors import JSON_MEDIA_TYPE, GatewayError, InvalidInputError, UpstreamError
+from app.deps import GatewayDep
+from app.encoding import float32_base64
+from app.errors import JSON_MEDIA_TYPE, InvalidInputError, UpstreamError
 from app.json_shape import JsonShapeError, check_shape, loads
-from app.openai_errors import to_openai_error
-from app.openai_stream import OpenAITranslator
-from app.policy import PolicyError, apply_policy, check_models, model_allowed
-from app.routers.common import ai_route, generation_header
-from app.stream_clock import StreamClock
-from app.streaming import relay, sse_response
-from app.translate_media import float32_base64
-from app.upstream import UpstreamClient, UpstreamFailure
+from app.pipeline import Call, generation_header
+from app.policy import apply_policy, check_models, model_allowed
+from app.streams.clock import StreamClock
+from app.streams.relay import relay, sse_response
+from app.upstream.failures import UpstreamFailure
+from app.v1.stream import OpenAITranslator
 
 router = APIRouter(prefix="/api/v1", tags=["openai"])
 
@@ -56,42 +54,17 @@ def parse_object(raw: bytes, settings: Settings) -> dict[str, Any]:
     return body
 
 
-def policy_refusal(err: PolicyError) -> GatewayError:
-    code = {
-        "model": "model_not_allowed",
-        "limits": "request_too_large",
-        "asset": "asset_refused",
-        "invalid": "invalid_request",
-    }
-    return InvalidInputError(err.message, code=code[err.rule], next_actions=err.next_actions)
-
-
-async def send(
-    upstream: UpstreamClient, path: str, body: dict[str, Any]
-) -> tuple[Any, bytes, dict[str, str]]:
-    try:
-        payload, content, headers = await upstream.send(path, body)
-    except UpstreamFailure as failure:
-        secret = upstream.settings.openrouter_api_key.get_secret_value()
-        raise to_openai_error(failure, secret) from failure
-    return payload, content, generation_header(headers)
-
-
-@ai_route("/api/v1/chat/completions")
-async def create_chat_completion(
-    _request: Request, raw: bytes, principal: Principal, gateway: Gateway
-) -> Response:
+async def create_chat_completion(call: Call) -> Response:
     """Chat completions, JSON or Server-Sent Events."""
+    gateway = call.gateway
     settings, upstream, shutdown = gateway.settings, gateway.upstream, gateway.shutdown
-    body = parse_object(raw, settings)
+    body = parse_object(call.body, settings)
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         raise InvalidInputError("`messages` must be a non-empty array.", code="invalid_messages")
-    try:
-        await apply_policy(
-            body, user_id=principal.id, settings=settings, assets=gateway.assets, surface="openai"
-        )
-    except PolicyError as err:
-        raise policy_refusal(err) from err
+    await apply_policy(
+        body, user_id=call.principal.id, settings=settings, assets=gateway.assets, surface="openai"
+    )
+    await call.admit()
     if body.get("stream") is True:
         clock = StreamClock(settings, shutdown)
         try:
@@ -102,35 +75,29 @@ async def create_chat_completion(
             raise UpstreamError(
                 clock.expired_reason(), status_code=504, code="upstream_timeout"
             ) from err
-        except UpstreamFailure as failure:
-            secret = settings.openrouter_api_key.get_secret_value()
-            raise to_openai_error(failure, secret) from failure
         headers = generation_header(resp.headers)
 
         async def opened() -> Any:
             return resp
 
-        events = relay(opened, clock, shutdown, OpenAITranslator(settings))
-        return sse_response(events, settings, headers=headers)
-    _payload, content, headers = await send(upstream, "chat/completions", body)
-    return Response(content, media_type=JSON_MEDIA_TYPE, headers=headers)
+        secret = settings.openrouter_api_key.get_secret_value()
+        events = relay(opened, clock, shutdown, OpenAITranslator(), secret, call.end_stream)
+        return sse_response(events, settings, call, headers=headers)
+    _payload, content, answer_headers = await upstream.send("chat/completions", body)
+    return Response(content, media_type=JSON_MEDIA_TYPE, headers=generation_header(answer_headers))
 
 
-@ai_route("/api/v1/embeddings")
-async def create_embeddings(
-    _request: Request, raw: bytes, principal: Principal, gateway: Gateway
-) -> Response:
+async def create_embeddings(call: Call) -> Response:
     """Embeddings; base64 answers are encoded here from upstream floats."""
-    settings, upstream = gateway.settings, gateway.upstream
-    body = parse_object(raw, settings)
-    try:
-        check_models(body, settings)
-    except PolicyError as err:
-        raise policy_refusal(err) from err
+    settings, upstream = call.gateway.settings, call.gateway.upstream
+    body = parse_object(call.body, settings)
+    check_models(body, settings)
+    await call.admit()
     wants_base64 = body.get("encoding_format") == "base64"
     body["encoding_format"] = "float"
-    body["user"] = principal.id
-    payload, content, headers = await send(upstream, "embeddings", body)
+    body["user"] = call.principal.id
+    payload, content, upstream_headers = await upstream.send("embeddings", body)
+    headers = generation_header(upstream_headers)
     data = payload.get("data")
     if not isinstance(data, list) or not data:
         raise UpstreamError("The AI provider returned no embeddings.", code="empty_embeddings")

@@ -6,19 +6,18 @@ the wrong credential. Everything else keeps the upstream status and message (wit
 scrubbed), so callers can fix a bad request; `Retry-After` is passed on.
 """
 
-from typing import Any
-
-from app.errors import UpstreamError
+from app.errors import GatewayError, InvalidInputError, UpstreamError
+from app.policy import PolicyError
 from app.redact import redact_secret
-from app.upstream import UpstreamFailure
-from app.upstream_errors import MAX_MESSAGE_CHARS, inband_status
+from app.upstream.failures import (
+    MAX_MESSAGE_CHARS,
+    UpstreamFailure,
+    error_object,
+    inband_status,
+)
 
 
-def _error_object(payload: object) -> Any:
-    return payload.get("error") if isinstance(payload, dict) else None
-
-
-def to_openai_error(failure: UpstreamFailure, secret: str) -> UpstreamError:
+def to_openai_error(failure: UpstreamFailure, secret: str = "") -> UpstreamError:
     if failure.kind == "connect":
         return UpstreamError("Could not reach the AI provider.", code="upstream_unavailable")
     if failure.kind == "broken":
@@ -39,7 +38,7 @@ def to_openai_error(failure: UpstreamFailure, secret: str) -> UpstreamError:
     if failure.kind == "invalid":
         return UpstreamError("The AI provider sent an invalid response.", code="upstream_invalid")
     status = inband_status(failure.payload) if failure.kind == "inband" else failure.status or 502
-    error = _error_object(failure.payload)
+    error = error_object(failure.payload)
     message = error.get("message") if isinstance(error, dict) else None
     if not isinstance(message, str) or not message:
         message = failure.text.strip()
@@ -58,3 +57,31 @@ def to_openai_error(failure: UpstreamFailure, secret: str) -> UpstreamError:
     return UpstreamError(
         message, status_code=status if 400 <= status <= 599 else 502, code=code, headers=headers
     )
+
+
+POLICY_CODES = {
+    "model": "model_not_allowed",
+    "limits": "request_too_large",
+    "asset": "asset_refused",
+    "invalid": "invalid_request",
+}
+
+
+def policy_refusal(err: PolicyError) -> GatewayError:
+    return InvalidInputError(
+        err.message, code=POLICY_CODES[err.rule], next_actions=err.next_actions
+    )
+
+
+class OpenAISurface:
+    """`/api/v1/*`: policy refusals and upstream failures in OpenAI's envelope."""
+
+    def error(self, exc: Exception) -> GatewayError | None:
+        if isinstance(exc, PolicyError):
+            return policy_refusal(exc)
+        if isinstance(exc, UpstreamFailure):
+            return to_openai_error(exc)
+        return None
+
+
+V1 = OpenAISurface()

@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.asset_fetch import AssetError, AssetKind, ByteBudget
+from app.assets.fetch import AssetError, AssetKind, ByteBudget
 from app.config import Settings
 
 logger = logging.getLogger(__name__)

@@ -5,10 +5,11 @@ Pure ASGI (not BaseHTTPMiddleware) so contextvars survive and streams pass untou
 share one layer on purpose: each ASGI layer costs CPU on every request and, through its send
 wrapper, on every streamed write (bench/README.md). It sits outside FastAPI's own layers (see
 `GatewayApp` in app/main.py), and an exact `POST` to an AI endpoint goes from here straight to
-the endpoint, which renders its own errors: the six layers between (server errors, telemetry,
-body limit, exception handlers, exit stack, router) each kept a coroutine frame and closures
-alive for the length of every stream and cost CPU on every request. Everything else takes the
-full stack.
+its pipeline endpoint (`app/pipeline.py`), which renders its own errors: the six layers between
+(server errors, telemetry, body limit, exception handlers, exit stack, router) each kept a
+coroutine frame and closures alive for the length of every stream and cost CPU on every request.
+Everything else takes the full stack. Middleware added with `app.add_middleware` sits between
+the edge and the dispatch (`AiDispatch`), so it sees every request.
 """
 
 import contextvars
@@ -93,6 +94,7 @@ class EdgeMiddleware:
             if endpoint is None:
                 await self.app(scope, receive, send_with_id)
                 return
+            # Inline rather than a shared helper: a held stream keeps every frame on this path.
             response = await endpoint(Request(scope, receive, send_with_id))
             await response(scope, receive, send_with_id)
         finally:
@@ -129,3 +131,22 @@ class EdgeMiddleware:
             return message
 
         return counted_receive
+
+
+class AiDispatch:
+    """The AI routes' direct dispatch, as its own layer: used, inside the middleware added with
+    `app.add_middleware`, when there is any (without, the edge dispatches itself, one layer and
+    one held frame per stream fewer)."""
+
+    def __init__(self, app: ASGIApp, endpoints: Mapping[str, Endpoint]) -> None:
+        self.app = app
+        self.endpoints = dict(endpoints)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self.endpoints.get(scope["path"])
+            if endpoint is not None:
+                response = await endpoint(Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -2,56 +2,30 @@
 
 `build_transport` is the single place that picks the HTTP transport; the benchmark in
 `bench/transport.py` decides which. Failures leave here as `UpstreamFailure`, neutral about the
-surface; each surface maps them once (`app/upstream_errors.py` for the legacy routes).
+surface; each surface maps them once (`app/legacy/errors.py` for the legacy routes).
 The key only ever appears in the upstream `Authorization` header.
 """
 
 import asyncio
 import logging
-import random
-import time
-from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import orjson
 
 from app.config import Settings
-from app.redact import redact_secret
-from app.transport import AnswerBrokenError
-from app.upstream_slots import PoolBusyError, UpstreamSlots
+from app.upstream.failures import Kind, UpstreamFailure, failure_of, parse
+from app.upstream.retry import RETRY_STATUSES, backoff, is_connect_failure, retry_delay
+from app.upstream.slots import PoolBusyError, UpstreamSlots
+from app.upstream.transport import AnswerBrokenError
 
-log = logging.getLogger("app.upstream")
+log = logging.getLogger("app.upstream.client")
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 USER_AGENT = "ai-gateway/0.1"
 # What a caller refused for want of a free upstream connection is told to wait.
 BUSY_RETRY_AFTER_S = "1"
 
 Json = dict[str, Any]
-
-
-class UpstreamFailure(Exception):
-    """What went wrong upstream, before any surface decides how to show it."""
-
-    def __init__(
-        self,
-        kind: str,
-        *,
-        status: int | None = None,
-        payload: object = None,
-        text: str = "",
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(f"upstream {kind} {status or ''}".strip())
-        # "status" | "inband" | "timeout" | "connect" | "invalid" | "broken" (the answer broke
-        # off after its status line) | "busy" (no free upstream connection in time)
-        self.kind = kind
-        self.status = status
-        self.payload = payload
-        self.text = text
-        self.headers = dict(headers or {})
 
 
 def build_transport(settings: Settings) -> httpx.AsyncBaseTransport:
@@ -60,7 +34,7 @@ def build_transport(settings: Settings) -> httpx.AsyncBaseTransport:
         max_keepalive_connections=settings.upstream_max_keepalive,
     )
     if settings.upstream_transport == "aiohttp":
-        from app.transport import LeanAiohttpTransport
+        from app.upstream.transport import LeanAiohttpTransport
 
         return LeanAiohttpTransport(limits=limits, trust_env=False)
     return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
@@ -99,43 +73,6 @@ def build_client(
         follow_redirects=False,
         trust_env=False,
     )
-
-
-def _is_connect_failure(err: httpx.TransportError) -> bool:
-    # httpx-aiohttp maps every aiohttp ClientConnectionError (a server that hung up, too) to
-    # ConnectTimeout; only a real timeout underneath is a timeout.
-    if isinstance(err, httpx.ConnectTimeout) and err.__cause__ is not None:
-        return not isinstance(err.__cause__, TimeoutError)
-    return not isinstance(err, httpx.TimeoutException)
-
-
-def _retry_delay(resp: httpx.Response, attempt: int, settings: Settings) -> float | None:
-    """Seconds to wait before the next try, or None when waiting would exceed the cap."""
-    cap = settings.upstream_retry_after_cap_s
-    hint = resp.headers.get("retry-after")
-    delay: float | None = None
-    if hint is not None:
-        try:
-            delay = float(hint)
-        except ValueError:
-            try:
-                delay = parsedate_to_datetime(hint).timestamp() - time.time()
-            except (TypeError, ValueError):
-                delay = None
-    reset = resp.headers.get("x-ratelimit-reset")
-    if delay is None and reset is not None and reset.isdigit():
-        # OpenRouter sends epoch milliseconds; a daily cap resets hours away and is not retried.
-        delay = int(reset) / 1000 - time.time()
-    if delay is None:
-        delay = _backoff(attempt, settings)
-    return max(delay, 0.0) if delay <= cap else None
-
-
-def _parse(content: bytes) -> object:
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return None
 
 
 class UpstreamClient:
@@ -214,9 +151,9 @@ class UpstreamClient:
                     self.slots.release()
         except TimeoutError as err:
             raise UpstreamFailure("timeout") from err
-        payload = _parse(resp.content)
+        payload = parse(resp.content)
         if resp.status_code >= 300 or not isinstance(payload, dict) or payload.get("error"):
-            raise _failure(resp, payload, self._secret)
+            raise failure_of(resp, payload, self._secret)
         return payload, resp.content.lstrip(), resp.headers
 
     async def get_json(self, path: str, params: dict[str, str] | None = None) -> Json:
@@ -231,11 +168,11 @@ class UpstreamClient:
         except TimeoutError as err:
             raise UpstreamFailure("timeout") from err
         except httpx.TransportError as err:
-            kind = "connect" if _is_connect_failure(err) else "timeout"
+            kind: Kind = "connect" if is_connect_failure(err) else "timeout"
             raise UpstreamFailure(kind) from err
-        payload = _parse(resp.content)
+        payload = parse(resp.content)
         if resp.status_code >= 300 or not isinstance(payload, dict) or payload.get("error"):
-            raise _failure(resp, payload, self._secret)
+            raise failure_of(resp, payload, self._secret)
         return payload
 
     async def open_stream(self, path: str, body: Json) -> httpx.Response:
@@ -266,8 +203,8 @@ class UpstreamClient:
                 await resp.aclose()
             finally:
                 self.slots.release()
-        payload = _parse(resp.content)
-        raise _failure(resp, payload, self._secret)
+        payload = parse(resp.content)
+        raise failure_of(resp, payload, self._secret)
 
     @property
     def pool_timeouts(self) -> int:
@@ -292,12 +229,12 @@ class UpstreamClient:
                 raise UpstreamFailure("broken") from err
             except httpx.TransportError as err:
                 # No status line yet: nothing was answered, so the request may go again.
-                if not _is_connect_failure(err):
+                if not is_connect_failure(err):
                     raise UpstreamFailure("timeout") from err
                 if last:
                     raise UpstreamFailure("connect") from err
                 log.warning("upstream connection failed (%s); retrying", type(err).__name__)
-                await asyncio.sleep(_backoff(attempt, self.settings))
+                await asyncio.sleep(backoff(attempt, self.settings))
                 continue
             if not stream:
                 try:
@@ -307,7 +244,7 @@ class UpstreamClient:
                     raise UpstreamFailure("broken") from err
             if resp.status_code not in RETRY_STATUSES or last:
                 return resp
-            delay = _retry_delay(resp, attempt, self.settings)
+            delay = retry_delay(resp, attempt, self.settings)
             if delay is None:
                 return resp
             if stream:
@@ -315,34 +252,3 @@ class UpstreamClient:
             log.warning("upstream answered %s; retrying in %.2fs", resp.status_code, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
-
-
-def _failure(resp: httpx.Response, payload: object, secret: str) -> UpstreamFailure:
-    if resp.status_code >= 300:
-        return UpstreamFailure(
-            "status",
-            status=resp.status_code,
-            payload=payload,
-            # Redacted before the cut: a cut inside the key would leave a part no one can match.
-            text=redact_secret(resp.text, secret)[:2000],
-            headers=resp.headers,
-        )
-    if isinstance(payload, dict) and payload.get("error"):
-        # OpenRouter commits 200 before the provider answers; a late failure is in the body.
-        return UpstreamFailure("inband", payload=payload, headers=resp.headers)
-    return UpstreamFailure("invalid", status=resp.status_code)
-
-
-def check_choices(answer: Json) -> None:
-    """A chat answer with no choice, or whose choice failed, is a failure despite its 200."""
-    choices = answer.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise UpstreamFailure("invalid", status=200)
-    first = choices[0]
-    if first.get("finish_reason") == "error" or first.get("error"):
-        error = first.get("error") or {"message": "Provider returned error", "code": 502}
-        raise UpstreamFailure("inband", payload={"error": error})
-
-
-def _backoff(attempt: int, settings: Settings) -> float:
-    return settings.upstream_retry_base_s * 2.0**attempt * random.uniform(0.5, 1.0)

@@ -8,9 +8,9 @@ from starlette.responses import Response
 from app.auth import AdminDep
 from app.deps import GatewayDep
 from app.errors import JSON_MEDIA_TYPE, InvalidInputError, UpstreamError
-from app.routers.common import json_response
-from app.translate_models import legacy_models
-from app.upstream import UpstreamFailure
+from app.legacy.catalog import legacy_models
+from app.pipeline import json_response
+from app.upstream.failures import UpstreamFailure
 
 router = APIRouter(prefix="/api/ai", tags=["legacy-admin"])
 

@@ -6,16 +6,14 @@ as OpenAI does (little-endian float32). Float vectors are written with JavaScrip
 format, so bytes match what the legacy backend's JSON.stringify produced.
 """
 
-import base64
 import re
-import sys
-from array import array
 from typing import Any
 
 import orjson
 
-from app.schemas.legacy import EmbeddingsRequest, ImageGenerationRequest
-from app.translate import map_usage
+from app.encoding import float32_base64
+from app.legacy.schemas import EmbeddingsRequest, ImageGenerationRequest
+from app.legacy.translate import map_usage
 
 Json = dict[str, Any]
 
@@ -73,13 +71,6 @@ def to_upstream_embeddings(request: EmbeddingsRequest) -> Json:
 def js_float_array(values: list[float]) -> bytes:
     raw = orjson.dumps(values)
     return _NEGATIVE_ZERO.sub(b"0", _INTEGRAL_FLOAT.sub(rb"\1", raw))
-
-
-def float32_base64(values: list[float]) -> str:
-    packed = array("f", values)
-    if sys.byteorder != "little":
-        packed.byteswap()
-    return base64.b64encode(packed.tobytes()).decode()
 
 
 def from_upstream_embeddings(answer: Json, encoding: str | None) -> Json:

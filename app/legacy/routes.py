@@ -1,0 +1,109 @@
+"""The legacy AI routes, `/api/ai/*`: chat (JSON or Server-Sent Events), images, embeddings.
+
+Each handler is the parse, policy, admission, upstream and translate stages of one call
+(`app/pipeline.py`); refusals and upstream failures it raises reach the caller in the legacy
+envelope through `LEGACY` (`app/legacy/errors.py`).
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from app.config import Settings
+from app.errors import InvalidInputError, UpstreamError
+from app.legacy.body import read_legacy
+from app.legacy.errors import legacy_refusal
+from app.legacy.media import (
+    from_upstream_embeddings,
+    from_upstream_image,
+    to_upstream_embeddings,
+    to_upstream_image,
+)
+from app.legacy.schemas import ChatCompletionRequest, EmbeddingsRequest, ImageGenerationRequest
+from app.legacy.stream import error_frame, legacy_relay
+from app.legacy.translate import from_upstream_chat, to_upstream_chat
+from app.pipeline import Call, generation_header, json_response
+from app.policy import PolicyError, apply_policy, check_message_count, check_models
+from app.streams.relay import sse_response
+from app.upstream.failures import check_choices
+
+log = logging.getLogger("app.prompts")
+
+
+async def single_event(event: bytes) -> AsyncIterator[bytes]:
+    yield event
+
+
+def _count_messages(body: Any, settings: Settings) -> None:
+    """MAX_MESSAGES before validation: 300,000 valid messages took 5.5 s to validate, only to
+    be refused by this limit afterwards."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if isinstance(messages, list):
+        check_message_count(messages, settings)
+
+
+async def create_chat_completion(call: Call) -> Response:
+    """Chat completion in the legacy camelCase schema."""
+    gateway = call.gateway
+    settings, upstream = gateway.settings, gateway.upstream
+    chat = read_legacy(call, ChatCompletionRequest, lambda body: _count_messages(body, settings))
+    if settings.log_prompts:
+        log.info("prompt: %s", orjson.dumps(chat.model_dump(by_alias=True)).decode())
+    try:
+        body = to_upstream_chat(chat, max_tokens_cap=settings.max_completion_tokens)
+        await apply_policy(
+            body,
+            user_id=call.principal.id,
+            settings=settings,
+            assets=gateway.assets,
+            surface="legacy",
+        )
+    except (InvalidInputError, PolicyError) as err:
+        # Past validation the legacy stream route had committed to SSE: a missing tool_call_id
+        # or a model that is not enabled are events there. Our own limits and the asset policy
+        # answer before the stream, like validation.
+        if chat.stream and (isinstance(err, InvalidInputError) or err.rule == "model"):
+            return sse_response(single_event(error_frame(err.message)), settings)
+        raise legacy_refusal(err) if isinstance(err, PolicyError) else err from None
+    await call.admit()
+    if chat.stream:
+        return sse_response(legacy_relay(upstream, body, gateway.shutdown, call), settings, call)
+    answer, headers = await upstream.send_json("chat/completions", body)
+    check_choices(answer, settings.openrouter_api_key.get_secret_value())
+    return json_response(from_upstream_chat(answer, body["model"]), generation_header(headers))
+
+
+async def create_image(call: Call) -> Response:
+    """Generate images; the answer collects every choice's images."""
+    gateway = call.gateway
+    settings = gateway.settings
+    image = read_legacy(call, ImageGenerationRequest)
+    body = to_upstream_image(image)
+    await apply_policy(
+        body, user_id=call.principal.id, settings=settings, assets=gateway.assets, surface="legacy"
+    )
+    await call.admit()
+    answer, headers = await gateway.upstream.send_json(
+        "chat/completions", body, timeout_s=settings.image_upstream_timeout_s
+    )
+    return json_response(from_upstream_image(answer, image.model), generation_header(headers))
+
+
+async def create_embeddings(call: Call) -> Response:
+    """Embed a string or a list of strings (floats upstream, base64 made here)."""
+    gateway = call.gateway
+    embeddings = read_legacy(call, EmbeddingsRequest)
+    check_models({"model": embeddings.model}, gateway.settings)
+    await call.admit()
+    answer, headers = await gateway.upstream.send_json(
+        "embeddings", to_upstream_embeddings(embeddings)
+    )
+    try:
+        result = from_upstream_embeddings(answer, embeddings.encoding_format)
+    except ValueError as err:
+        # OpenRouter has answered 200 with `data: []`; that is a failure, not an empty success.
+        raise UpstreamError("The AI provider returned no embeddings.", status_code=502) from err
+    return json_response(result, generation_header(headers))

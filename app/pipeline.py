@@ -1,0 +1,193 @@
+"""The path every AI request takes, in named stages, and the two places features plug in.
+
+    edge            request id, body limit, CORS                       app/edge.py
+    authenticate    the caller as a typed Principal                    app/auth.py
+    parse/validate  the surface's schema                               the route's handler
+    policy          models, limits, assets, token caps                 app/policy.py
+    admission       `Pipeline.admission` hooks, before any upstream    Call.admit()
+    upstream        one client per process                             app/upstream/
+    translate back  JSON, or the SSE relay                             the handler, app/streams/
+    record          `Pipeline.record` hooks, once per call             Call.finish()
+
+A route is an `AiRoute` (the table is `app/routes.py`): its handler takes a `Call` and returns
+a response; refusals and upstream failures it raises are mapped to its surface's envelope here,
+once (`Surface.error`). Admission hooks run when the handler calls `Call.admit()`, after its
+policy and before its first upstream call; they refuse by raising a `GatewayError`. Record hooks
+get every authenticated call's `Outcome` exactly once: a JSON call's when its answer is ready,
+a stream's when the stream ends (done, error, cancelled, timed out).
+
+The endpoints are plain ASGI-level functions, not FastAPI routes: dependency solving and
+FastAPI's route machinery were a third of a request's CPU (bench/README.md). The seam tests use
+is FastAPI's own: `app.dependency_overrides[require_principal]` and `[get_gateway]` are honoured
+here too, called with the request.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import orjson
+from pydantic import BaseModel
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from app.auth import Principal, require_principal
+from app.deps import Gateway, get_gateway
+from app.disconnect import CLIENT_CLOSED_REQUEST, until_caller_leaves
+from app.errors import (
+    JSON_MEDIA_TYPE,
+    GatewayError,
+    UpstreamError,
+    error_response,
+    unexpected_error_response,
+)
+from app.upstream.failures import UpstreamFailure
+
+log = logging.getLogger("app.calls")
+
+OutcomeKind = Literal[
+    "ok", "refused", "upstream_error", "cancelled", "stream_error", "timed_out", "error"
+]
+
+
+@dataclass(slots=True)
+class Outcome:
+    kind: OutcomeKind
+    status: int
+
+
+class Surface(Protocol):
+    """How one surface shows what went wrong: its envelope for a refusal or an upstream failure,
+    or None when the exception is not one it maps."""
+
+    def error(self, exc: Exception) -> GatewayError | None: ...
+
+
+AdmissionHook = Callable[["Call"], Awaitable[None]]
+RecordHook = Callable[["Call", Outcome], None]
+
+
+@dataclass
+class Pipeline:
+    """The extension points of one app (`app.state.pipeline`); both empty by default."""
+
+    admission: list[AdmissionHook] = field(default_factory=list)
+    record: list[RecordHook] = field(default_factory=list)
+
+
+class Call:
+    """One authenticated AI call on its way through the stages."""
+
+    __slots__ = ("request", "body", "principal", "gateway", "route", "_pipeline", "stream_end")
+
+    def __init__(
+        self,
+        request: Request,
+        body: bytes,
+        principal: Principal,
+        gateway: Gateway,
+        route: "AiRoute",
+        pipeline: Pipeline,
+    ) -> None:
+        self.request = request
+        self.body = body
+        self.principal = principal
+        self.gateway = gateway
+        self.route = route
+        self._pipeline: Pipeline | None = pipeline
+        # Set by a stream's relay when it ends; the stream's response then finishes the call.
+        self.stream_end: OutcomeKind = "cancelled"
+
+    async def admit(self) -> None:
+        """The admission stage: every hook may refuse (raise) before anything goes upstream."""
+        assert self._pipeline is not None
+        for hook in self._pipeline.admission:
+            await hook(self)
+
+    def finish(self, outcome: Outcome) -> None:
+        """The record stage, once per call whatever happens after."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            for hook in pipeline.record:
+                hook(self, outcome)
+
+    def end_stream(self, kind: OutcomeKind) -> None:
+        self.stream_end = kind
+
+    def close_stream(self) -> None:
+        self.finish(Outcome(self.stream_end, 200))
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class AiRoute:
+    path: str
+    handler: Handler
+    surface: Surface
+    summary: str
+    request_model: type[BaseModel] | None = None
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, not cached on `request`: Starlette keeps the request object alive for
+    as long as its response runs, so a cached body (the whole prompt) would be held for the
+    length of every stream."""
+    return b"".join([chunk async for chunk in request.stream()])
+
+
+def _outcome_of(exc: Exception, status: int) -> OutcomeKind:
+    if isinstance(exc, UpstreamFailure | UpstreamError):
+        return "timed_out" if status == 504 else "upstream_error"
+    return "refused"
+
+
+def ai_endpoint(route: AiRoute, pipeline: Pipeline, overrides: Mapping[Any, Any]) -> Endpoint:
+    """The endpoint that runs `route` through the pipeline; it renders every failure itself,
+    in the surface's envelope, so it needs no exception layer around it."""
+    path, surface = route.path, route.surface
+
+    async def endpoint(request: Request) -> Response:
+        call: Call | None = None
+        kind: OutcomeKind
+        try:
+            principal: Principal = await overrides.get(require_principal, require_principal)(
+                request
+            )
+            gateway: Gateway = await overrides.get(get_gateway, get_gateway)(request)
+            call = Call(request, await read_body(request), principal, gateway, route, pipeline)
+            response = await until_caller_leaves(request, route.handler(call), path)
+        except ClientDisconnect:
+            # Gone before the whole body arrived (or cut off by BODY_READ_TIMEOUT_S): nothing
+            # went upstream, and there is no one to answer.
+            log.info("caller left %s before sending the whole body", path)
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
+        except Exception as exc:  # the boundary: every failure in the surface's envelope
+            err = exc if isinstance(exc, GatewayError) else surface.error(exc)
+            if err is None:
+                response, kind = unexpected_error_response(exc, path), "error"
+            else:
+                response = error_response(err, path)
+                kind = _outcome_of(exc, response.status_code)
+            if call is not None:
+                call.finish(Outcome(kind, response.status_code))
+            return response
+        if call is not None and not getattr(response, "finishes_call", False):
+            kind = "cancelled" if response.status_code == CLIENT_CLOSED_REQUEST else "ok"
+            call.finish(Outcome(kind, response.status_code))
+        return response
+
+    return endpoint
+
+
+def generation_header(upstream_headers: Mapping[str, str]) -> dict[str, str]:
+    """OpenRouter's `X-Generation-Id`, passed on to the caller when the upstream sent one."""
+    generation = upstream_headers.get("x-generation-id")
+    return {"X-Generation-Id": generation} if generation else {}
+
+
+def json_response(obj: object, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(obj), media_type=JSON_MEDIA_TYPE, headers=headers)
