@@ -1,10 +1,11 @@
 """Who is calling: one dependency that turns the request's credential into a typed Principal.
 
-Dispatch follows the InsForge backend (legacy contract §3) by the credential's shape, never by
-falling back after a failure: `ik_…` bearer or any `x-api-key` → admin API key; `anon_…` bearer →
-anon key; anything else → an HS256 JWT. Algorithms are pinned to HS256, so `alg:none`, HS384/512
-and an RS256 header are refused. One deliberate change from the legacy API: anonymous callers are
-refused on AI routes unless AI_ALLOW_ANON is set, because the anon key ships in browser bundles.
+Dispatch follows the InsForge backend (tests/test_auth.py pins it) by the credential's
+shape, never by falling back after a failure: `ik_…` bearer or any `x-api-key` → admin API
+key; `anon_…` bearer → anon key; anything else → an HS256 JWT. Algorithms are pinned to HS256,
+so `alg:none`, HS384/512 and an RS256 header are refused. One deliberate change from the legacy
+API: anonymous callers are refused on AI routes unless AI_ALLOW_ANON is set, because the anon
+key ships in browser bundles.
 """
 
 import hmac

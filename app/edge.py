@@ -37,7 +37,8 @@ def normalize_path(path: str) -> str:
     """Serve `/api/...` whatever the SDK glued in front of it.
 
     The legacy SDK builds stream URLs by string concatenation, so a base URL with a trailing
-    slash or a path prefix sends `//api/ai/...` or `/prefix/api/ai/...` (legacy contract §10).
+    slash or a path prefix sends `//api/ai/...` or `/prefix/api/ai/...` (both pinned by
+    tests/routers/test_chat.py).
     """
     fixed = _SLASHES.sub("/", path) if "//" in path else path
     start = fixed.find("/api/")

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+Json = dict[str, Any]  # a JSON object, as parsed: the one alias every module uses
+
 
 class JsonShapeError(ValueError):
     """The body is valid JSON, but too deep or too large; `message` is fit for the caller."""

@@ -22,8 +22,8 @@ from typing import Any, Literal
 from app.assets.parts import AssetResolving, resolve_parts
 from app.assets.resolver import AssetError
 from app.config import Settings
+from app.json_shape import Json
 
-Json = dict[str, Any]
 Rule = Literal["model", "limits", "asset", "invalid"]
 Surface = Literal["legacy", "openai"]
 

@@ -1,6 +1,6 @@
 """The upstream surface, ``/api/v1/*``: auth, scenario selection and one ``Plan`` per request.
 
-Selection precedence (contract §10.3, with the header ahead of the model as the brief asks):
+Selection precedence (the header ahead of the model):
 the queue, then ``X-Mock-Scenario``, then the ``model`` DSL. Auth runs first, like upstream's
 pre-router checks, so a 401 never consumes a queued scenario.
 """

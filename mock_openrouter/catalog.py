@@ -1,4 +1,4 @@
-"""The mock's model catalogue and pricing table (reference/openrouter-contract.md §7).
+"""The mock's model catalogue and pricing table.
 
 A few ``mock/*`` ids are listed so a gateway that validates models against ``/models`` accepts the
 DSL models. Prices are strings in USD per token, as on the wire; ``cost`` in usage is computed from

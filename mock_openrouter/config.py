@@ -1,7 +1,8 @@
 """Run-wide defaults, set by the CLI and ``POST /__mock/config``; DSL parameters override them.
 
-Timing defaults are far smaller than the real service's (contract §10.4 suggests ttft 300 ms) so a
-gateway test suite that exercises every scenario stays fast; tests that need real gaps ask for them.
+Timing defaults are far smaller than the real service's (OpenRouter's first token takes about
+300 ms) so a gateway test suite that exercises every scenario stays fast; tests that need
+real gaps ask for them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``POST /embeddings`` (contract §6): deterministic unit vectors from a hash of each input.
+"""``POST /embeddings``: deterministic unit vectors from a hash of each input.
 
 Values are rounded through float32, so the ``float`` and ``base64`` (little-endian float32) forms
 of one input decode to identical numbers. Token-id input answers ``200`` with ``data: []``, as

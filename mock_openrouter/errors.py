@@ -1,4 +1,4 @@
-"""HTTP error bodies and in-band error objects, copied from reference/openrouter-contract.md §5.3.
+"""HTTP error bodies and in-band error objects, as OpenRouter sends them.
 
 Every variant the gateway must accept is reproduced verbatim: ``user_id`` at top level,
 ``metadata.raw`` as a JSON *string*, the 2026 availability variant without ``code``, and rate-limit

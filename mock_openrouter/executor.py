@@ -104,7 +104,8 @@ async def run_plan(
 
 
 def _settle(plan: Plan, entry: JournalEntry, state: MockState) -> None:
-    """Turn the tokens delivered into "billed" tokens, per contract §9's cancellation rules."""
+    """Turn the tokens delivered into "billed" tokens: a cancelled stream is billed for what
+    was delivered."""
     sent = entry.billed_tokens
     if plan.status >= 400 or plan.prompt_tokens + plan.completion_tokens == 0:
         billed = 0

@@ -1,7 +1,8 @@
 """Canned response fragments.
 
 The defaults here are chosen so the gateway's legacy output matches the captured InsForge
-transcripts byte for byte (reference/insforge-legacy-contract.md §4c-§4f, §5, §6): usage 12/8/20,
+transcripts byte for byte (the gateway's tests pin them: tests/routers/test_chat*.py,
+tests/routers/test_media.py): usage 12/8/20,
 "Hello there!", stream deltas "Hel"/"lo!", the ``call_abc123`` weather call, the
 ``https://ex.com/a`` citation and the tiny PNG data URL. Change them only together with those
 transcripts.

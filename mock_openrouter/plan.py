@@ -2,7 +2,7 @@
 
 Plans are pure data, built by ``script`` and run by ``executor``. The transforms here reshape the
 steps without changing the bytes a client finally reads (keep-alive gaps, write splitting, CRLF,
-gzip), which is how one scenario yields the many wire forms of contract §10.6.
+gzip), which is how one scenario yields the many wire forms OpenRouter is seen to use.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ _NONSTREAM_ALIASES = {
 
 
 def base_headers(rng: random.Random, content_type: bytes) -> list[tuple[bytes, bytes]]:
-    """The headers every upstream response carries (contract §1.3)."""
+    """The headers every upstream response carries."""
     return [
         (b"content-type", content_type),
         (b"access-control-allow-origin", b"*"),

@@ -1,4 +1,4 @@
-"""Streamed chat completions: the SSE events and their timing (contract §4).
+"""Streamed chat completions: the SSE events and their timing.
 
 Normal order: comments, [empty first delta], content deltas with ``role`` every time, a finish
 chunk, the usage chunk (form U1 or U0), ``data: [DONE]``. Faults cut in after ``after`` deltas:

@@ -1,4 +1,4 @@
-"""Per-request wire variants and timing knobs, drawn from a seeded RNG (contract §10.6).
+"""Per-request wire variants and timing knobs, drawn from a seeded RNG.
 
 Every valid form is picked at random so a gateway cannot fit one; each pick can be pinned by a DSL
 parameter of the same name (``usage_form=U0``, ``empty_first=1``, ``provider=0``, ``native=STOP``,

@@ -22,7 +22,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from app.assets.fetch import PinnedResolver, is_public, parse_ipv4_host
+from app.assets.addresses import is_public, parse_ipv4_host
+from app.assets.network import PinnedResolver
 from app.assets.resolver import AssetError, AssetKind, AssetResolver
 from tests.factories import make_settings
 

@@ -71,3 +71,10 @@ def test_multi_megabyte_single_event() -> None:
     assert (
         orjson.loads(got[0].data)["choices"][0]["delta"]["images"][0]["image_url"]["url"] == image
     )
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_an_event_with_no_data_field_is_dropped_with_its_type(newline: bytes) -> None:
+    # The spec: a blank line with an empty data buffer dispatches nothing and resets the type.
+    raw = newline.join([b"event: ping", b"id: 7", b"", b"data: x", b"", b""])
+    assert SSEDecoder().feed(raw) == [SSEEvent("x", "message", "7")]

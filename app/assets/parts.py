@@ -37,12 +37,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.assets.fetch import AssetError, AssetKind, ByteBudget
+from app.assets.network import AssetError, AssetKind, ByteBudget
 from app.config import Settings
+from app.json_shape import Json
 
 logger = logging.getLogger(__name__)
-
-Json = dict[str, Any]
 
 
 class AssetResolving(Protocol):

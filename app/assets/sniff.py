@@ -8,7 +8,7 @@ Split from assets.py to keep each module one concern (and under the house size).
   sniffed type.
 """
 
-from app.assets.fetch import AssetError, AssetKind
+from app.assets.network import AssetError, AssetKind
 
 KIND_TYPES: dict[AssetKind, tuple[str, ...]] = {
     "image": ("image/png", "image/jpeg", "image/gif", "image/webp"),

@@ -1,4 +1,4 @@
-"""Admin routes: the model catalog (§7) and the key's status. The raw key is never returned,
+"""Admin routes: the model catalog and the key's status. The raw key is never returned,
 to anyone: the legacy `GET /api/ai/:provider/api-key` answers with the masked form only."""
 
 import orjson

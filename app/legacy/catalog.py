@@ -1,4 +1,5 @@
-"""The legacy `GET /api/ai/models` shape from OpenRouter's catalog (legacy contract §7).
+"""The legacy `GET /api/ai/models` shape from OpenRouter's catalog (pinned by
+tests/routers/test_media.py).
 
 Modalities keep every value, known ones first in a fixed order; prices are per million tokens,
 rounded to 6 places, and only where the modality is token-priced; labels use JavaScript's
@@ -6,12 +7,10 @@ rounded to 6 places, and only where the modality is token-priced; labels use Jav
 then the rest, each by id in a locale-like order (punctuation before digits before letters).
 """
 
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from app.legacy.translate import js_value
-
-Json = dict[str, Any]
+from app.json_shape import Json
+from app.legacy.js import js_to_fixed, js_value
 
 MODALITY_ORDER = ("text", "image", "audio", "video", "file")
 PROVIDER_ORDER = {"openai": 1, "anthropic": 2, "google": 3, "amazon": 4}
@@ -34,10 +33,6 @@ def _per_million(value: Any) -> float:
         per_token = 0.0
     per_million = round(per_token * 1_000_000 * 1_000_000) / 1_000_000
     return max(0.0, per_million)
-
-
-def js_to_fixed(value: float, digits: int) -> str:
-    return str(Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 def price_label(price: float) -> str:

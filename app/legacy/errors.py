@@ -1,4 +1,5 @@
-"""How the legacy routes show an upstream failure (legacy contract §8), in one place.
+"""How the legacy routes show an upstream failure, in one place (each case pinned by
+tests/test_upstream_errors.py).
 
 402 → 402 BILLING_INSUFFICIENT_BALANCE; 401/403 → 401 AI_INVALID_API_KEY (the *gateway's* key is
 bad, not the caller's); 429 → 429 RATE_LIMITED; any other status S → S AI_UPSTREAM_UNAVAILABLE

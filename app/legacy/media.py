@@ -1,4 +1,5 @@
-"""Pure translation for the legacy image-generation and embeddings routes (§5, §6).
+"""Pure translation for the legacy image-generation and embeddings routes (their bytes pinned
+by tests/routers/test_media.py).
 
 Embeddings are always asked of the upstream as floats: OpenRouter has answered base64 requests
 with an empty `data`. When the caller asked for base64 the gateway encodes the vector itself,
@@ -6,20 +7,15 @@ as OpenAI does (little-endian float32). Float vectors are written with JavaScrip
 format, so bytes match what the legacy backend's JSON.stringify produced.
 """
 
-import re
 from typing import Any
 
 import orjson
 
 from app.encoding import float32_base64
+from app.json_shape import Json
+from app.legacy.js import js_float_array
 from app.legacy.schemas import EmbeddingsRequest, ImageGenerationRequest
 from app.legacy.translate import map_usage
-
-Json = dict[str, Any]
-
-# orjson and JSON.stringify agree on every float except integral ones (1.0 vs 1, -0.0 vs 0).
-_INTEGRAL_FLOAT = re.compile(rb"(?<![\d.eE+-])(-?\d+)\.0(?=[,\]])")
-_NEGATIVE_ZERO = re.compile(rb"(?<![\d.eE])-0(?=[,\]])")
 
 
 def to_upstream_image(request: ImageGenerationRequest) -> Json:
@@ -66,11 +62,6 @@ def to_upstream_embeddings(request: EmbeddingsRequest) -> Json:
     if request.dimensions is not None:
         body["dimensions"] = int(request.dimensions)
     return body
-
-
-def js_float_array(values: list[float]) -> bytes:
-    raw = orjson.dumps(values)
-    return _NEGATIVE_ZERO.sub(b"0", _INTEGRAL_FLOAT.sub(rb"\1", raw))
 
 
 def from_upstream_embeddings(answer: Json, encoding: str | None) -> Json:

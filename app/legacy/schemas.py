@@ -6,7 +6,7 @@ which is also the order `model_dump(exclude_unset=True)` writes keys upstream.
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from app.legacy.validation import (
     OptBool,
@@ -29,27 +29,27 @@ class LegacyModel(BaseModel):
 
 
 class TextPart(LegacyModel):
-    type: Annotated[str, PlainValidator(literal("text"))]
+    type: Annotated[str, exactly("text")]
     text: Str
 
 
 class ImageURL(LegacyModel):
     url: Str
-    detail: Annotated[str | None, PlainValidator(enum("auto", "low", "high"))] = None
+    detail: Annotated[str | None, one_of("auto", "low", "high")] = None
 
 
 class ImagePart(LegacyModel):
-    type: Annotated[str, PlainValidator(literal("image_url"))]
+    type: Annotated[str, exactly("image_url")]
     image_url: ImageURL
 
 
 class InputAudio(LegacyModel):
     data: Str
-    format: Annotated[str, PlainValidator(enum("wav", "mp3", "aiff", "aac", "ogg", "flac", "m4a"))]
+    format: Annotated[str, one_of("wav", "mp3", "aiff", "aac", "ogg", "flac", "m4a")]
 
 
 class AudioPart(LegacyModel):
-    type: Annotated[str, PlainValidator(literal("input_audio"))]
+    type: Annotated[str, exactly("input_audio")]
     input_audio: InputAudio
 
 
@@ -59,7 +59,7 @@ class FileData(LegacyModel):
 
 
 class FilePart(LegacyModel):
-    type: Annotated[str, PlainValidator(literal("file"))]
+    type: Annotated[str, exactly("file")]
     file: FileData
 
 
@@ -78,15 +78,15 @@ class ToolCallFunction(LegacyModel):
 
 class ToolCall(LegacyModel):
     id: Str
-    type: Annotated[str, PlainValidator(literal("function"))]
+    type: Annotated[str, exactly("function")]
     function: ToolCallFunction
 
 
 class ChatMessage(LegacyModel):
-    role: Annotated[str, PlainValidator(enum("user", "assistant", "system", "tool"))]
+    role: Annotated[str, one_of("user", "assistant", "system", "tool")]
     content: Content = None
-    images: Annotated[list[ImageRef] | None, BeforeValidator(not_null("array"))] = None
-    tool_calls: Annotated[list[ToolCall] | None, BeforeValidator(not_null("array"))] = None
+    images: Annotated[list[ImageRef] | None, BeforeValidator(not_null("array"), json_schema_input_type=list[ImageRef])] = None
+    tool_calls: Annotated[list[ToolCall] | None, BeforeValidator(not_null("array"), json_schema_input_type=list[ToolCall])] = None
     tool_call_id: OptStr = None
 
     @model_validator(mode="after")
@@ -98,21 +98,21 @@ class ChatMessage(LegacyModel):
 
 
 class WebSearch(LegacyModel):
-    enabled: Annotated[bool, PlainValidator(boolean)]
-    engine: Annotated[str | None, PlainValidator(enum("native", "exa"))] = None
-    max_results: Annotated[float | None, PlainValidator(number(ge=1, le=10))] = Field(
+    enabled: Bool
+    engine: Annotated[str | None, one_of("native", "exa")] = None
+    max_results: Annotated[float | None, number_in(ge=1, le=10)] = Field(
         default=None, alias="maxResults"
     )
     search_prompt: OptStr = Field(default=None, alias="searchPrompt")
 
 
 class PdfOptions(LegacyModel):
-    engine: Annotated[str | None, PlainValidator(enum("pdf-text", "mistral-ocr", "native"))] = None
+    engine: Annotated[str | None, one_of("pdf-text", "mistral-ocr", "native")] = None
 
 
 class FileParser(LegacyModel):
-    enabled: Annotated[bool, PlainValidator(boolean)]
-    pdf: Annotated[PdfOptions | None, BeforeValidator(not_null("object"))] = None
+    enabled: Bool
+    pdf: Annotated[PdfOptions | None, BeforeValidator(not_null("object"), json_schema_input_type=PdfOptions)] = None
 
 
 class ToolFunction(LegacyModel):
@@ -122,7 +122,7 @@ class ToolFunction(LegacyModel):
 
 
 class Tool(LegacyModel):
-    type: Annotated[str, PlainValidator(literal("function"))]
+    type: Annotated[str, exactly("function")]
     function: ToolFunction
 
 
@@ -131,13 +131,14 @@ class NamedFunction(LegacyModel):
 
 
 class NamedToolChoice(LegacyModel):
-    type: Annotated[str, PlainValidator(literal("function"))]
+    type: Annotated[str, exactly("function")]
     function: NamedFunction
 
 
+ToolChoiceValue = Annotated[str, one_of("auto", "none", "required")] | NamedToolChoice
 ToolChoice = Annotated[
-    Annotated[str, PlainValidator(enum("auto", "none", "required"))] | NamedToolChoice | None,
-    BeforeValidator(not_null("object")),
+    ToolChoiceValue | None,
+    BeforeValidator(not_null("object"), json_schema_input_type=ToolChoiceValue),
     Union,
 ]
 
@@ -145,20 +146,20 @@ ToolChoice = Annotated[
 class ChatCompletionRequest(LegacyModel):
     model: Str
     messages: list[ChatMessage]
-    temperature: Annotated[float | None, PlainValidator(number(ge=0, le=2))] = None
+    temperature: Annotated[float | None, number_in(ge=0, le=2)] = None
     max_tokens: OptMaxTokens = Field(default=None, alias="maxTokens")
-    top_p: Annotated[float | None, PlainValidator(number(ge=0, le=1))] = Field(
+    top_p: Annotated[float | None, number_in(ge=0, le=1)] = Field(
         default=None, alias="topP"
     )
     stream: OptBool = None
-    web_search: Annotated[WebSearch | None, BeforeValidator(not_null("object"))] = Field(
+    web_search: Annotated[WebSearch | None, BeforeValidator(not_null("object"), json_schema_input_type=WebSearch)] = Field(
         default=None, alias="webSearch"
     )
-    file_parser: Annotated[FileParser | None, BeforeValidator(not_null("object"))] = Field(
+    file_parser: Annotated[FileParser | None, BeforeValidator(not_null("object"), json_schema_input_type=FileParser)] = Field(
         default=None, alias="fileParser"
     )
     thinking: OptBool = None
-    tools: Annotated[list[Tool] | None, BeforeValidator(not_null("array"))] = None
+    tools: Annotated[list[Tool] | None, BeforeValidator(not_null("array"), json_schema_input_type=list[Tool])] = None
     tool_choice: ToolChoice = Field(default=None, alias="toolChoice")
     parallel_tool_calls: OptBool = Field(default=None, alias="parallelToolCalls")
 
@@ -169,11 +170,11 @@ def dump(model: LegacyModel) -> dict[str, Any]:
 
 
 class ImageGenerationRequest(LegacyModel):
-    """The whole legacy image schema: size, n, quality and the like are stripped (§5)."""
+    """The whole legacy image schema: size, n, quality and the like are stripped."""
 
     model: Str
     prompt: Str
-    images: Annotated[list[ImageRef] | None, BeforeValidator(not_null("array"))] = None
+    images: Annotated[list[ImageRef] | None, BeforeValidator(not_null("array"), json_schema_input_type=list[ImageRef])] = None
 
 
 EmbeddingInput = Annotated[str | list[Str], Union]
@@ -182,5 +183,5 @@ EmbeddingInput = Annotated[str | list[Str], Union]
 class EmbeddingsRequest(LegacyModel):
     model: Str
     input: EmbeddingInput
-    encoding_format: Annotated[str | None, PlainValidator(enum("float", "base64"))] = None
-    dimensions: Annotated[float | None, PlainValidator(number(ge=0, integer=True))] = None
+    encoding_format: Annotated[str | None, one_of("float", "base64")] = None
+    dimensions: Annotated[float | None, number_in(ge=0, integer=True)] = None

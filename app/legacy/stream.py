@@ -7,6 +7,7 @@ chunks, as the legacy route did), then one assembled `tool_calls`, then `annotat
 from collections.abc import AsyncIterator
 from typing import Any
 
+from app.json_shape import Json
 from app.legacy.errors import to_legacy_error
 from app.legacy.translate import map_annotations
 from app.streams.clock import ShutdownCoordinator, StreamClock
@@ -14,8 +15,6 @@ from app.streams.relay import Ending, relay
 from app.streams.response import json_frame
 from app.upstream.client import UpstreamClient
 from app.upstream.failures import UpstreamFailure
-
-Json = dict[str, Any]
 
 
 class LegacyStreamState:

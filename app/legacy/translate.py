@@ -1,7 +1,7 @@
 """Pure translation between the legacy InsForge schema and OpenRouter's API (no I/O).
 
-Every rule here is the legacy backend's (legacy contract §4b), including its JavaScript
-semantics: `temperature ?? 0.7` keeps 0, `maxResults` only when truthy, `content || ''`.
+Every rule here is the legacy backend's (tests/test_translate.py pins each), including its
+JavaScript semantics: `temperature ?? 0.7` keeps 0, `maxResults` only when truthy, `content || ''`.
 Dict insertion order is wire order, because the legacy API serialised with `JSON.stringify`.
 """
 
@@ -10,20 +10,13 @@ from typing import Any
 import orjson
 
 from app.errors import InvalidInputError
+from app.json_shape import Json
+from app.legacy.js import js_value
 from app.legacy.schemas import ChatCompletionRequest, ChatMessage, FileParser, WebSearch, dump
 
 DEFAULT_TEMPERATURE = 0.7
 DEFAULT_MAX_TOKENS = 4096
 THINKING_SUFFIX = ":thinking"
-
-Json = dict[str, Any]
-
-
-def js_value(value: float) -> float:
-    """JSON.stringify prints 1.0 as 1; keep numbers we re-emit byte-compatible."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return value
 
 
 def build_model_id(model: str, thinking: bool | None) -> str:

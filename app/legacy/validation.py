@@ -1,10 +1,15 @@
-"""Validation that answers like the legacy backend's zod schemas (legacy contract §2).
+"""Validation that answers like the legacy backend's zod schemas (the messages pinned by
+tests/test_validation.py).
 
 The InsForge SDK shows `message` to users and apps match on it, so errors must read exactly like
 zod's: "Required", "Expected number, received null", "Number must be less than or equal to 2",
 "Invalid input" for a failed union, issues joined by ", " in schema-key order. Pydantic does the
 walking; the field types below raise zod's wording, and `zod_messages` renders what is left.
 JSON numbers are printed the way JavaScript prints them.
+
+A plain validator is "any" to pydantic's JSON schema, so each one also names the JSON schema it
+accepts (`json_schema_input_type`): `/openapi.json` documents these models (app/openapi.py).
+That is documentation only; validation never reads it.
 """
 
 from collections.abc import Callable, Sequence
@@ -15,25 +20,20 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     WrapValidator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from app.legacy.js import js_number
+
 T = TypeVar("T")
 
-_MAX_SAFE_INT = 2**53
 # A hostile body can fail validation a thousand times over; the answer stays small. zod would list
 # every issue: bodies with more than this many differ from the legacy wording, no others do.
 MAX_ISSUES = 20
 # zod quotes a refused enum value whole; one that long is never a typo worth echoing in full.
 MAX_QUOTED_CHARS = 100
-
-
-def js_number(value: float) -> str:
-    """`String(n)` of JavaScript for the numbers schemas mention (integral floats lose `.0`)."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < _MAX_SAFE_INT:
-        return str(int(value))
-    return repr(value)
 
 
 def js_type(value: object) -> str:
@@ -140,6 +140,36 @@ def literal(expected: str) -> Callable[[object], str]:
     return check
 
 
+def documented(schema: dict[str, Any]) -> Any:
+    """A `json_schema_input_type` that documents exactly `schema`."""
+    return Annotated[Any, WithJsonSchema(schema)]
+
+
+def one_of(*options: str) -> PlainValidator:
+    """zod's `z.enum(options)`."""
+    schema = {"type": "string", "enum": list(options)}
+    return PlainValidator(enum(*options), json_schema_input_type=documented(schema))
+
+
+def exactly(expected: str) -> PlainValidator:
+    """zod's `z.literal(expected)`."""
+    schema = {"type": "string", "const": expected}
+    return PlainValidator(literal(expected), json_schema_input_type=documented(schema))
+
+
+def number_in(
+    *, ge: float | None = None, le: float | None = None, integer: bool = False
+) -> PlainValidator:
+    """zod's `z.number()` with `.min(ge)`, `.max(le)`, `.int()`."""
+    schema: dict[str, Any] = {"type": "integer" if integer else "number"}
+    if ge is not None:
+        schema["minimum"] = ge
+    if le is not None:
+        schema["maximum"] = le
+    check = number(ge=ge, le=le, integer=integer)
+    return PlainValidator(check, json_schema_input_type=documented(schema))
+
+
 def _record(value: object) -> dict[str, Any]:
     _expect(value, "object")
     assert isinstance(value, dict)
@@ -166,11 +196,22 @@ def not_null(expected: str) -> Callable[[object], object]:
 
 
 # The Opt* forms still run the check on JSON null, which zod's `.optional()` refuses.
-Str = Annotated[str, PlainValidator(_string)]
-OptStr = Annotated[str | None, PlainValidator(_string)]
-OptBool = Annotated[bool | None, PlainValidator(boolean)]
-OptRecord = Annotated[dict[str, Any] | None, PlainValidator(_record)]
-OptMaxTokens = Annotated[int | None, PlainValidator(_max_tokens)]
+# Each is documented without null for the same reason.
+Str = Annotated[str, PlainValidator(_string, json_schema_input_type=str)]
+OptStr = Annotated[str | None, PlainValidator(_string, json_schema_input_type=str)]
+Bool = Annotated[bool, PlainValidator(boolean, json_schema_input_type=bool)]
+OptBool = Annotated[bool | None, PlainValidator(boolean, json_schema_input_type=bool)]
+OptRecord = Annotated[
+    dict[str, Any] | None, PlainValidator(_record, json_schema_input_type=dict[str, Any])
+]
+_TOKENS = {
+    "type": "integer",
+    "exclusiveMinimum": 0,
+    "description": "At most the gateway's MAX_COMPLETION_TOKENS.",
+}
+OptMaxTokens = Annotated[
+    int | None, PlainValidator(_max_tokens, json_schema_input_type=documented(_TOKENS))
+]
 Union = WrapValidator(_collapse_union)
 
 

@@ -78,10 +78,6 @@ class ShutdownCoordinator:
     def forget(self, clock: StreamClock) -> None:
         self._clocks.discard(clock)
 
-    @property
-    def open_streams(self) -> int:
-        return len(self._clocks)
-
     def begin(self) -> None:
         """Start the grace period (call on the event loop's thread)."""
         if self.deadline is not None:

@@ -35,7 +35,7 @@ class SSEDecoder:
         self._data: list[str] = []
         self._event = ""
         self._id: str | None = None
-        self._has_field = False
+        self._has_field = False  # a `data` field seen in the event being read
 
     def feed(self, chunk: bytes) -> list[SSEEvent | _Comment]:
         """Consume one read; return the events and comments it completed, in order."""
@@ -60,8 +60,8 @@ class SSEDecoder:
                     self._has_field = True
                 elif raw:
                     self._line(raw, out)
-                elif self._has_field:
-                    self._dispatch(out)
+                else:
+                    self._end_of_event(out)
             self._parts = [rest] if rest else []
             return out
         start = 0
@@ -84,6 +84,14 @@ class SSEDecoder:
         self._parts = [buffer[start:]] if start < size else []
         return out
 
+    def _end_of_event(self, out: list[SSEEvent | _Comment]) -> None:
+        """A blank line: dispatch the event, unless it had no `data` field (the spec drops it,
+        and forgets its event type)."""
+        if self._has_field:
+            self._dispatch(out)
+        else:
+            self._event = ""
+
     def _dispatch(self, out: list[SSEEvent | _Comment]) -> None:
         data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
         out.append(SSEEvent(data, self._event or "message", self._id))
@@ -95,8 +103,7 @@ class SSEDecoder:
             self._has_field = True
             return
         if not raw:
-            if self._has_field:
-                self._dispatch(out)
+            self._end_of_event(out)
             return
         if raw[0] == 0x3A:  # ":" starts a comment
             out.append(COMMENT)
@@ -110,7 +117,6 @@ class SSEDecoder:
             self._has_field = True
         elif name == "event":
             self._event = value
-            self._has_field = True
         elif name == "id" and "\0" not in value:
             self._id = value
         # "retry" and unknown fields carry nothing the gateway uses.

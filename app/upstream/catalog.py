@@ -1,4 +1,5 @@
-"""OpenRouter's model catalog, cached in the process (legacy contract §7).
+"""OpenRouter's model catalog, cached in the process (the legacy shape made of it is pinned
+by tests/routers/test_media.py).
 
 Fresh for an hour; concurrent misses share one fetch; when the upstream fails a stale copy is
 served (and retried no sooner than 5 s later); with no copy at all the caller gets the failure,
@@ -10,10 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from app.json_shape import Json
 from app.upstream.client import UpstreamClient
 from app.upstream.failures import UpstreamFailure
 
-Json = dict[str, Any]
 T = TypeVar("T")
 
 CATALOG_TTL_S = 3600.0

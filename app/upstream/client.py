@@ -8,12 +8,12 @@ The key only ever appears in the upstream `Authorization` header.
 
 import asyncio
 import logging
-from typing import Any
 
 import httpx
 import orjson
 
 from app.config import Settings
+from app.json_shape import Json
 from app.upstream.failures import Kind, UpstreamFailure, failure_of, parse
 from app.upstream.retry import RETRY_STATUSES, backoff, is_connect_failure, retry_delay
 from app.upstream.slots import PoolBusyError, UpstreamSlots
@@ -24,8 +24,6 @@ log = logging.getLogger("app.upstream.client")
 USER_AGENT = "ai-gateway/0.1"
 # What a caller refused for want of a free upstream connection is told to wait.
 BUSY_RETRY_AFTER_S = "1"
-
-Json = dict[str, Any]
 
 
 def build_transport(settings: Settings) -> httpx.AsyncBaseTransport:

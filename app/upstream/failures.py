@@ -11,9 +11,8 @@ from typing import Any, Literal
 import httpx
 import orjson
 
+from app.json_shape import Json
 from app.redact import redact_secret
-
-Json = dict[str, Any]
 
 Kind = Literal["status", "inband", "timeout", "connect", "invalid", "broken", "busy"]
 # Upstream error text kept for the caller's message: enough to act on, never a whole page.
