@@ -1,22 +1,19 @@
-"""The downstream Server-Sent Events response: one helper task per stream, not four.
+"""The downstream Server-Sent Events response, written from the request's own task.
 
-Deliberate departure from sse-starlette's `EventSourceResponse` (which DESIGN names, and which
-this project used first): for every stream it runs an anyio task group of four tasks (the body,
-pings, a disconnect listener, a shutdown listener) plus a cancel scope per write; in the profile
-that was the largest share of a stream's CPU and of its memory (bench/README.md). Here the body
-is written from the request's own task, and:
-- one watcher task waits for `http.disconnect`; when the caller goes away it cancels the body,
-  whose generator then closes the upstream at once (its `finally`);
-- during silences a `: ping` comment goes out every `ping_s`, so proxies keep the stream open
-  (one timer per event loop looks after every stream's pings: `_Pinger`);
-- every write is bounded by `send_timeout_s`, so a caller who stopped reading cannot pin the
+- One watcher task waits for `http.disconnect`; when the caller goes away it cancels the body,
+  whose generator then closes the upstream at once (its `finally`).
+- During silences a `: ping` comment goes out every `ping_s`, so proxies keep the stream open;
+  one timer per event loop looks after every stream's pings (`_Pinger`).
+- Every write is bounded by `send_timeout_s`, so a caller who stopped reading cannot pin the
   stream (and its upstream) in memory: the stream is dropped and the upstream closed.
+- `on_close` is called once the response is over, however it ended (the pipeline's record stage).
 Shutdown is not handled here: `ShutdownCoordinator` ends streams with an error event.
 
-Frames are built here too, as bytes: `data: <json>` and a blank line. JSON from orjson never holds
-a raw line break, so it needs none of the line splitting a general encoder (sse-starlette's
-`ServerSentEvent`, used first) does for every event; text that may hold one is split per the spec.
-With both gone, sse-starlette is no longer a dependency.
+Frames are built here too, as bytes: `data: <json>` and a blank line (JSON from orjson never
+holds a raw line break); text that may hold one is split per the spec.
+
+Deliberate departure from sse-starlette, which DESIGN names: its four tasks per stream were the
+largest part of a held stream's CPU and memory (docs/architecture.md has the figures).
 """
 
 import asyncio

@@ -1,9 +1,9 @@
 """The one upstream client per process, and the non-streaming call with bounded retries.
 
 `build_transport` is the single place that picks the HTTP transport; the benchmark in
-`bench/transport.py` decides which. Failures leave here as `UpstreamFailure`, neutral about the
-surface; each surface maps them once (`app/legacy/errors.py` for the legacy routes).
-The key only ever appears in the upstream `Authorization` header.
+`bench/transport.py` decides which. Failures leave here as `UpstreamFailure`
+(`app/upstream/failures.py`), neutral about the surface and free of the key, which only ever
+appears in the upstream `Authorization` header. When a call may be sent again: `retry.py`.
 """
 
 import asyncio

@@ -1,21 +1,16 @@
 """The upstream HTTP transport: httpx's API on aiohttp's connection pool, lean for one upstream.
 
-DESIGN keeps httpx as the client API with the transport the benchmark finds cheaper; that is
-aiohttp, through `httpx-aiohttp` (bench/transport.py). This subclass replaces only its request
-method, after the profile (bench/README.md) showed what it spent per request that a fixed
-upstream does not need: each header decoded through httpx's `Headers.items()` (an encoding
-check per key and value), a `ClientTimeout` and a URL parse per request, and, for the JSON
-answers, the body read through four async generators and a content decoder. Here headers are
-decoded in one pass, timeouts and URLs are made once, and any answer that is not an event
-stream is read in one call and handed to httpx whole. aiohttp decompresses (the JSON calls
-accept gzip), so `Content-Encoding` is dropped from what httpx sees. Connection set-up,
-pooling, limits and the mapping of aiohttp's errors to httpx's stay those of httpx-aiohttp,
-with two additions:
+A subclass of `httpx-aiohttp`'s transport that replaces only its request method, for a fixed
+upstream: headers decoded in one pass, timeouts and URLs made once, and any answer that is not
+an event stream read in one call and handed to httpx whole (aiohttp decompresses, so
+`Content-Encoding` is dropped from what httpx sees). Connection set-up, pooling, limits and the
+mapping of aiohttp's errors to httpx's stay those of httpx-aiohttp, with two additions:
 - a failure while reading an answer whose status line has arrived is `AnswerBrokenError`, never
   an error that reads as "could not connect": the request was delivered and is being billed, so
-  it must not be sent again (app/upstream/client.py retries only failures before any answer);
+  it must not be sent again (`retry.py`);
 - at most `max_keepalive_connections` idle connections are kept (aiohttp's connector has no
-  such bound: 387 idle connections stayed pooled after a burst with the limit at 128).
+  such bound of its own).
+Why this transport and what it saves: docs/architecture.md, bench/README.md.
 """
 
 import aiohttp
