@@ -25,7 +25,7 @@ here too, called with the request.
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel
@@ -42,6 +42,7 @@ from app.errors import (
     error_response,
     unexpected_error_response,
 )
+from app.policy import PolicyError
 from app.upstream.failures import UpstreamFailure
 
 log = logging.getLogger("app.calls")
@@ -57,11 +58,20 @@ class Outcome:
     status: int
 
 
-class Surface(Protocol):
-    """How one surface shows what went wrong: its envelope for a refusal or an upstream failure,
-    or None when the exception is not one it maps."""
+@dataclass(frozen=True, slots=True)
+class Surface:
+    """How one surface shows what went wrong: a policy refusal and an upstream failure, each in
+    the surface's envelope. Everything else a handler raises is a GatewayError already."""
 
-    def error(self, exc: Exception) -> GatewayError | None: ...
+    refusal: Callable[[PolicyError], GatewayError]
+    upstream: Callable[[UpstreamFailure], GatewayError]
+
+    def error(self, exc: Exception) -> GatewayError | None:
+        if isinstance(exc, PolicyError):
+            return self.refusal(exc)
+        if isinstance(exc, UpstreamFailure):
+            return self.upstream(exc)
+        return None
 
 
 AdmissionHook = Callable[["Call"], Awaitable[None]]

@@ -10,6 +10,7 @@ An error inside a 200 body takes its status from an integer `error.code`, else 5
 import orjson
 
 from app.errors import GatewayError, InvalidInputError, UpstreamError
+from app.pipeline import Surface
 from app.policy import PolicyError
 from app.redact import redact_secret
 from app.upstream.failures import (
@@ -88,15 +89,5 @@ def legacy_refusal(err: PolicyError) -> GatewayError:
     return InvalidInputError(err.message, next_actions=err.next_actions)
 
 
-class LegacySurface:
-    """`/api/ai/*`: policy refusals and upstream failures in the legacy envelope."""
-
-    def error(self, exc: Exception) -> GatewayError | None:
-        if isinstance(exc, PolicyError):
-            return legacy_refusal(exc)
-        if isinstance(exc, UpstreamFailure):
-            return to_legacy_error(exc)
-        return None
-
-
-LEGACY = LegacySurface()
+# `/api/ai/*`: policy refusals and upstream failures in the legacy envelope.
+LEGACY = Surface(legacy_refusal, to_legacy_error)

@@ -7,6 +7,7 @@ scrubbed), so callers can fix a bad request; `Retry-After` is passed on.
 """
 
 from app.errors import GatewayError, InvalidInputError, UpstreamError
+from app.pipeline import Surface
 from app.policy import PolicyError
 from app.redact import redact_secret
 from app.upstream.failures import (
@@ -73,15 +74,5 @@ def policy_refusal(err: PolicyError) -> GatewayError:
     )
 
 
-class OpenAISurface:
-    """`/api/v1/*`: policy refusals and upstream failures in OpenAI's envelope."""
-
-    def error(self, exc: Exception) -> GatewayError | None:
-        if isinstance(exc, PolicyError):
-            return policy_refusal(exc)
-        if isinstance(exc, UpstreamFailure):
-            return to_openai_error(exc)
-        return None
-
-
-V1 = OpenAISurface()
+# `/api/v1/*`: policy refusals and upstream failures in OpenAI's envelope.
+V1 = Surface(policy_refusal, to_openai_error)
