@@ -111,9 +111,16 @@ class GatewayApp(FastAPI):
 
 
 def create_app(
-    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    pipeline: Pipeline | None = None,
 ) -> FastAPI:
+    """The gateway. `transport` replaces the upstream's HTTP transport (tests); `pipeline`
+    carries the admission and record hooks every AI call passes (app/pipeline.py), also
+    reachable afterwards as `app.state.pipeline`."""
     settings = settings or get_settings()
+    pipeline = pipeline or Pipeline()
     shutdown = ShutdownCoordinator(settings.shutdown_grace_s)
 
     @asynccontextmanager
@@ -145,8 +152,9 @@ def create_app(
     app.settings = settings
     # The server (app/cli.py) starts the shutdown grace from its signal handler.
     app.state.shutdown = shutdown
-    # The pipeline's extension points: admission and record hooks (app/pipeline.py).
-    app.state.pipeline = pipeline = Pipeline()
+    # Every AI route runs through the pipeline: authenticate → parse → policy → admission →
+    # upstream → translate → record (app/pipeline.py); the route table is app/routes.py.
+    app.state.pipeline = pipeline
     app.ai_endpoints = {}
     for route in AI_ROUTES:
         endpoint = ai_endpoint(route, pipeline, app.dependency_overrides)
