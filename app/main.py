@@ -32,6 +32,7 @@ from app.errors import (
     handle_gateway_error,
     unexpected_error_response,
 )
+from app.openapi import ai_openapi_extra, ai_responses, complete_openapi
 from app.pipeline import Endpoint, Pipeline, ai_endpoint
 from app.routes import AI_ROUTES, ROUTERS
 from app.streams.clock import ShutdownCoordinator
@@ -80,6 +81,12 @@ class GatewayApp(FastAPI):
 
     settings: Settings
     ai_endpoints: dict[str, Endpoint]
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's schema, completed once with what it cannot infer (app/openapi.py)."""
+        if not self.openapi_schema:
+            self.openapi_schema = complete_openapi(super().openapi(), AI_ROUTES)
+        return self.openapi_schema
 
     def build_middleware_stack(self) -> ASGIApp:
         settings = self.settings
@@ -159,8 +166,17 @@ def create_app(
     for route in AI_ROUTES:
         endpoint = ai_endpoint(route, pipeline, app.dependency_overrides)
         app.ai_endpoints[route.path] = endpoint
+        # The route's body, answers and credentials are documented from the AiRoute: its
+        # endpoint reads the raw request, so FastAPI can infer none of them.
         app.add_api_route(
-            route.path, endpoint, methods=["POST"], summary=route.summary, name=route.path
+            route.path,
+            endpoint,
+            methods=["POST"],
+            summary=route.summary,
+            description=route.handler.__doc__,
+            name=route.path,
+            responses=ai_responses(route),
+            openapi_extra=ai_openapi_extra(route),
         )
     for router in ROUTERS:
         app.include_router(router)

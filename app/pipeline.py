@@ -140,6 +140,11 @@ class AiRoute:
     surface: Surface
     summary: str
     request_model: type[BaseModel] | None = None
+    # What /openapi.json shows of the route (app/openapi.py); the request path never reads these.
+    request_schema: Mapping[str, Any] | None = None  # the body, where no model parses it
+    answer_schema: Mapping[str, Any] | None = None  # the JSON answer
+    stream_event: Mapping[str, Any] | None = None  # one Server-Sent Event, where `stream` is asked
+    responses: Mapping[int | str, Mapping[str, Any]] = field(default_factory=dict)  # the errors
 
 
 async def read_body(request: Request) -> bytes:

@@ -1,24 +1,23 @@
 """Admin routes: the model catalog and the key's status. The raw key is never returned,
 to anyone: the legacy `GET /api/ai/:provider/api-key` answers with the masked form only."""
 
+from typing import Annotated
+
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from starlette.responses import Response
 
 from app.auth import AdminDep
 from app.deps import GatewayDep
 from app.errors import JSON_MEDIA_TYPE, InvalidInputError, UpstreamError
+from app.legacy import openapi as docs
 from app.legacy.catalog import legacy_models
+from app.openapi import ADMIN_AUTH
 from app.pipeline import json_response
 from app.upstream.failures import UpstreamFailure
 
 router = APIRouter(prefix="/api/ai", tags=["legacy-admin"])
 
-ADMIN_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "No or invalid admin credential"},
-    403: {"description": "AUTH_UNAUTHORIZED: not an admin"},
-    503: {"description": "AI_UPSTREAM_UNAVAILABLE: no catalog and the upstream is down"},
-}
 MASK = "••••••••"
 OPENROUTER_KEY_PREFIX = "sk-or-v1-"  # public: every OpenRouter key starts with it
 MASK_MIN_SECRET_CHARS = 16  # below this, even 4 characters are too large a share of the secret
@@ -33,7 +32,7 @@ def mask_key(key: str) -> str:
     return f"{shown}{MASK}{secret[-4:]}"
 
 
-@router.get("/models", responses=ADMIN_ERRORS)
+@router.get("/models", responses=docs.MODELS, openapi_extra=ADMIN_AUTH)
 async def list_models(_admin: AdminDep, gateway: GatewayDep) -> Response:
     """OpenRouter's catalog in the legacy shape, cached for an hour, stale when upstream fails."""
     try:
@@ -45,7 +44,7 @@ async def list_models(_admin: AdminDep, gateway: GatewayDep) -> Response:
     return Response(body, media_type=JSON_MEDIA_TYPE)
 
 
-@router.get("/config", responses=ADMIN_ERRORS)
+@router.get("/config", responses=docs.CONFIG, openapi_extra=ADMIN_AUTH)
 async def get_config(_admin: AdminDep, gateway: GatewayDep) -> Response:
     """Whether a key is configured, and its masked form."""
     key = gateway.settings.openrouter_api_key.get_secret_value()
@@ -57,8 +56,12 @@ async def get_config(_admin: AdminDep, gateway: GatewayDep) -> Response:
     )
 
 
-@router.get("/{provider}/api-key", responses=ADMIN_ERRORS)
-async def get_api_key_status(provider: str, _admin: AdminDep, gateway: GatewayDep) -> Response:
+@router.get("/{provider}/api-key", responses=docs.KEY_STATUS, openapi_extra=ADMIN_AUTH)
+async def get_api_key_status(
+    provider: Annotated[str, Path(json_schema_extra={"enum": ["openrouter"]})],
+    _admin: AdminDep,
+    gateway: GatewayDep,
+) -> Response:
     """Masked status only; the legacy route returned the raw key, which this gateway never does."""
     if provider != "openrouter":
         raise InvalidInputError(f"Unsupported AI provider: {provider}")

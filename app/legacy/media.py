@@ -60,7 +60,7 @@ def from_upstream_image(answer: Json, model: str) -> Json:
 def to_upstream_embeddings(request: EmbeddingsRequest) -> Json:
     body: Json = {"model": request.model, "input": request.input, "encoding_format": "float"}
     if request.dimensions is not None:
-        body["dimensions"] = int(request.dimensions)
+        body["dimensions"] = request.dimensions  # an int, unless past 64 bits
     return body
 
 

@@ -9,18 +9,18 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from app.legacy.validation import (
+    Bool,
     OptBool,
     OptMaxTokens,
     OptRecord,
     OptStr,
     Str,
     Union,
-    boolean,
-    enum,
+    exactly,
     issue,
-    literal,
     not_null,
-    number,
+    number_in,
+    one_of,
 )
 
 
@@ -85,8 +85,14 @@ class ToolCall(LegacyModel):
 class ChatMessage(LegacyModel):
     role: Annotated[str, one_of("user", "assistant", "system", "tool")]
     content: Content = None
-    images: Annotated[list[ImageRef] | None, BeforeValidator(not_null("array"), json_schema_input_type=list[ImageRef])] = None
-    tool_calls: Annotated[list[ToolCall] | None, BeforeValidator(not_null("array"), json_schema_input_type=list[ToolCall])] = None
+    images: Annotated[
+        list[ImageRef] | None,
+        BeforeValidator(not_null("array"), json_schema_input_type=list[ImageRef]),
+    ] = None
+    tool_calls: Annotated[
+        list[ToolCall] | None,
+        BeforeValidator(not_null("array"), json_schema_input_type=list[ToolCall]),
+    ] = None
     tool_call_id: OptStr = None
 
     @model_validator(mode="after")
@@ -112,7 +118,9 @@ class PdfOptions(LegacyModel):
 
 class FileParser(LegacyModel):
     enabled: Bool
-    pdf: Annotated[PdfOptions | None, BeforeValidator(not_null("object"), json_schema_input_type=PdfOptions)] = None
+    pdf: Annotated[
+        PdfOptions | None, BeforeValidator(not_null("object"), json_schema_input_type=PdfOptions)
+    ] = None
 
 
 class ToolFunction(LegacyModel):
@@ -148,18 +156,18 @@ class ChatCompletionRequest(LegacyModel):
     messages: list[ChatMessage]
     temperature: Annotated[float | None, number_in(ge=0, le=2)] = None
     max_tokens: OptMaxTokens = Field(default=None, alias="maxTokens")
-    top_p: Annotated[float | None, number_in(ge=0, le=1)] = Field(
-        default=None, alias="topP"
-    )
+    top_p: Annotated[float | None, number_in(ge=0, le=1)] = Field(default=None, alias="topP")
     stream: OptBool = None
-    web_search: Annotated[WebSearch | None, BeforeValidator(not_null("object"), json_schema_input_type=WebSearch)] = Field(
-        default=None, alias="webSearch"
-    )
-    file_parser: Annotated[FileParser | None, BeforeValidator(not_null("object"), json_schema_input_type=FileParser)] = Field(
-        default=None, alias="fileParser"
-    )
+    web_search: Annotated[
+        WebSearch | None, BeforeValidator(not_null("object"), json_schema_input_type=WebSearch)
+    ] = Field(default=None, alias="webSearch")
+    file_parser: Annotated[
+        FileParser | None, BeforeValidator(not_null("object"), json_schema_input_type=FileParser)
+    ] = Field(default=None, alias="fileParser")
     thinking: OptBool = None
-    tools: Annotated[list[Tool] | None, BeforeValidator(not_null("array"), json_schema_input_type=list[Tool])] = None
+    tools: Annotated[
+        list[Tool] | None, BeforeValidator(not_null("array"), json_schema_input_type=list[Tool])
+    ] = None
     tool_choice: ToolChoice = Field(default=None, alias="toolChoice")
     parallel_tool_calls: OptBool = Field(default=None, alias="parallelToolCalls")
 
@@ -174,7 +182,10 @@ class ImageGenerationRequest(LegacyModel):
 
     model: Str
     prompt: Str
-    images: Annotated[list[ImageRef] | None, BeforeValidator(not_null("array"), json_schema_input_type=list[ImageRef])] = None
+    images: Annotated[
+        list[ImageRef] | None,
+        BeforeValidator(not_null("array"), json_schema_input_type=list[ImageRef]),
+    ] = None
 
 
 EmbeddingInput = Annotated[str | list[Str], Union]

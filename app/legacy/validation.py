@@ -34,6 +34,9 @@ T = TypeVar("T")
 MAX_ISSUES = 20
 # zod quotes a refused enum value whole; one that long is never a typo worth echoing in full.
 MAX_QUOTED_CHARS = 100
+# orjson writes integers of at most 64 bits: a larger integral number (1e21 parses as a float)
+# stays a float, which JSON.stringify writes the same way, rather than fail the request.
+MAX_JSON_INT = 2**63
 
 
 def js_type(value: object) -> str:
@@ -93,7 +96,9 @@ def number(
             problems.append(f"Number must be less than or equal to {js_number(le)}")
         if problems:
             raise issue(", ".join(problems))
-        return int(value) if integer else value
+        if integer and abs(value) < MAX_JSON_INT:
+            return int(value)
+        return value
 
     return check
 

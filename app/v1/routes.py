@@ -18,22 +18,16 @@ from app.deps import GatewayDep
 from app.encoding import float32_base64
 from app.errors import JSON_MEDIA_TYPE, InvalidInputError, UpstreamError
 from app.json_shape import JsonShapeError, check_shape, loads
+from app.openapi import CALLER_AUTH
 from app.pipeline import Call, generation_header
 from app.policy import apply_policy, check_models, model_allowed
 from app.streams.clock import StreamClock
 from app.streams.relay import relay, sse_response
 from app.upstream.failures import UpstreamFailure
+from app.v1 import openapi as docs
 from app.v1.stream import OpenAITranslator
 
 router = APIRouter(prefix="/api/v1", tags=["openai"])
-
-OPENAI_ERRORS: dict[int | str, dict[str, str]] = {
-    400: {"description": "invalid_request_error: bad JSON, a refused model or asset, limits"},
-    401: {"description": "authentication_error"},
-    403: {"description": "permission_error: anonymous caller while AI_ALLOW_ANON is off"},
-    429: {"description": "rate_limit_error from the upstream"},
-    502: {"description": "api_error: the upstream failed"},
-}
 
 
 def parse_object(raw: bytes, settings: Settings) -> dict[str, Any]:
@@ -109,7 +103,7 @@ async def create_embeddings(call: Call) -> Response:
     return Response(orjson.dumps(payload), media_type=JSON_MEDIA_TYPE, headers=headers)
 
 
-@router.get("/models", responses=OPENAI_ERRORS)
+@router.get("/models", responses=docs.MODELS, openapi_extra=CALLER_AUTH)
 async def list_models(_principal: PrincipalDep, gateway: GatewayDep) -> Response:
     """OpenRouter's catalog, only the models this gateway allows."""
     settings, catalog = gateway.settings, gateway.catalog

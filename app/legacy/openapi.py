@@ -1,0 +1,209 @@
+"""What `/openapi.json` shows of the legacy surface: its error envelope, its answers, its errors.
+
+Documentation only. The request schemas are the pydantic models that parse the bodies
+(schemas.py); the answers are made by translate.py, media.py, catalog.py and admin.py, and
+tests/test_openapi_schemathesis.py checks real answers against what is written here.
+"""
+
+from typing import Any, NotRequired
+
+from typing_extensions import TypedDict  # pydantic reads only this TypedDict before 3.12
+
+from app.openapi import Responses, error_responses, json_answer, sse_event
+
+
+class LegacyError(TypedDict):
+    """The legacy error envelope: the InsForge SDK copies these keys onto its error object."""
+
+    error: str
+    message: str
+    statusCode: int
+    nextActions: NotRequired[str]
+
+
+AI_ERRORS = error_responses(
+    LegacyError,
+    {
+        400: "INVALID_INPUT: the body failed validation (zod's wording) or a gateway limit; "
+        "AI_INVALID_MODEL: the model is not enabled; an upstream 400 is passed on",
+        401: "AUTH_*: no or an invalid credential; AI_INVALID_API_KEY: the upstream refused "
+        "the gateway's own key",
+        402: "BILLING_INSUFFICIENT_BALANCE: the OpenRouter account is out of credits",
+        403: "FORBIDDEN: an anonymous caller while AI_ALLOW_ANON is off",
+        413: "INVALID_INPUT: the body is over MAX_REQUEST_BYTES",
+        429: "RATE_LIMITED by the upstream (Retry-After when it sent one)",
+        502: "AI_UPSTREAM_UNAVAILABLE: the upstream failed, broke off or could not be reached; "
+        "another upstream status is passed on likewise",
+        503: "AI_GATEWAY_BUSY: no upstream connection free (Retry-After), or the upstream is "
+        "unavailable",
+        504: "AI_UPSTREAM_UNAVAILABLE: the upstream did not answer in time",
+    },
+)
+_ADMIN_AUTH_ERRORS = {
+    401: "AUTH_*: no or an invalid admin credential",
+    403: "AUTH_UNAUTHORIZED: the caller is not an admin",
+}
+
+_STRING = {"type": "string"}
+_USAGE = {
+    "type": "object",
+    "properties": {
+        "promptTokens": {"type": "number"},
+        "completionTokens": {"type": "number"},
+        "totalTokens": {"type": "number"},
+    },
+}
+_METADATA = {
+    "type": "object",
+    "required": ["model"],
+    "properties": {"model": _STRING, "usage": _USAGE},
+}
+_TOOL_CALLS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "id": _STRING,
+            "type": {"const": "function"},
+            "function": {
+                "type": "object",
+                "properties": {"name": _STRING, "arguments": _STRING},
+            },
+        },
+    },
+}
+_ANNOTATIONS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"type": {"const": "url_citation"}, "urlCitation": {"type": "object"}},
+    },
+}
+
+CHAT_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "required": ["text", "metadata"],
+    "properties": {
+        "text": _STRING,
+        "tool_calls": _TOOL_CALLS,
+        "annotations": _ANNOTATIONS,
+        "metadata": _METADATA,
+    },
+}
+# The stream's events, in order: `chunk`s, `tokenUsage`, `tool_calls`, `annotations`, `done`;
+# a failure after the first byte is one `error` event, and no `done`.
+CHAT_EVENT = sse_event(
+    {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": {
+            "type": "object",
+            "minProperties": 1,
+            "properties": {
+                "chunk": _STRING,
+                "tokenUsage": _USAGE,
+                "tool_calls": _TOOL_CALLS,
+                "annotations": _ANNOTATIONS,
+                "done": {"const": True},
+                "error": {"const": True},
+                "message": _STRING,
+            },
+        },
+    }
+)
+IMAGE_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "required": ["images", "metadata"],
+    "properties": {
+        "images": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"type": {"const": "imageUrl"}, "imageUrl": _STRING},
+            },
+        },
+        "text": _STRING,
+        "metadata": _METADATA,
+    },
+}
+EMBEDDINGS_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "required": ["object", "data", "metadata"],
+    "properties": {
+        "object": {"const": "list"},
+        "data": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["object", "embedding", "index"],
+                "properties": {
+                    "object": {"const": "embedding"},
+                    "embedding": {
+                        "description": "Floats, or base64 of little-endian float32 when asked",
+                        "anyOf": [{"type": "array", "items": {"type": "number"}}, _STRING],
+                    },
+                    "index": {"type": "integer"},
+                },
+            },
+        },
+        "metadata": _METADATA,
+    },
+}
+
+_MODEL_ENTRY = {
+    "type": "object",
+    "required": ["id", "modelId", "provider", "inputModality", "outputModality"],
+    "properties": {
+        "id": _STRING,
+        "created": {"type": "number"},
+        "modelId": _STRING,
+        "provider": {"const": "openrouter"},
+        "inputModality": {"type": "array", "items": _STRING},
+        "outputModality": {"type": "array", "items": _STRING},
+        "inputPrice": {"type": "number", "description": "USD per million tokens"},
+        "outputPrice": {"type": "number", "description": "USD per million tokens"},
+        "inputPriceLabel": _STRING,
+        "outputPriceLabel": _STRING,
+    },
+}
+_KEY_STATUS = {
+    "type": "object",
+    "required": ["configured", "maskedKey"],
+    "properties": {
+        "configured": {"type": "boolean"},
+        "maskedKey": {"type": "string", "description": "At most `sk-or-v1` and the last 4"},
+    },
+}
+MODELS: Responses = {
+    200: json_answer({"type": "array", "items": _MODEL_ENTRY}, "The catalog, legacy shape."),
+    **error_responses(
+        LegacyError,
+        {
+            **_ADMIN_AUTH_ERRORS,
+            503: "AI_UPSTREAM_UNAVAILABLE: no catalog cached and the upstream is down",
+        },
+    ),
+}
+CONFIG: Responses = {
+    200: json_answer(
+        {
+            "type": "object",
+            "required": ["apiKey", "managementKey"],
+            "properties": {
+                "apiKey": _KEY_STATUS,
+                "managementKey": {
+                    "type": "object",
+                    "properties": {"configured": {"type": "boolean"}},
+                },
+            },
+        },
+        "Whether a key is configured, and its masked form.",
+    ),
+    **error_responses(LegacyError, _ADMIN_AUTH_ERRORS),
+}
+KEY_STATUS: Responses = {
+    200: json_answer(_KEY_STATUS, "The key's masked status."),
+    **error_responses(
+        LegacyError, {400: "INVALID_INPUT: not a supported provider", **_ADMIN_AUTH_ERRORS}
+    ),
+}

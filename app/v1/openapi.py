@@ -1,0 +1,127 @@
+"""What `/openapi.json` shows of `/api/v1/*`: OpenAI's error envelope, and deliberately loose
+request and answer schemas.
+
+Documentation only. The routes pass OpenRouter's whole API through (routes.py), so a schema
+here names the fields the gateway itself reads or governs and allows every other
+(`additionalProperties: true`); the answers are OpenRouter's own, described as loosely.
+"""
+
+from typing import Any
+
+from typing_extensions import TypedDict  # pydantic reads only this TypedDict before 3.12
+
+from app.openapi import Responses, error_responses, json_answer, sse_event
+
+
+class OpenAIErrorDetail(TypedDict):
+    message: str
+    type: str
+    code: str
+
+
+class OpenAIError(TypedDict):
+    """OpenAI's error envelope, which the `openai` SDKs parse into typed exceptions."""
+
+    error: OpenAIErrorDetail
+
+
+_CALLER_ERRORS = {
+    401: "authentication_error: no or an invalid credential",
+    403: "permission_error: an anonymous caller while AI_ALLOW_ANON is off",
+}
+AI_ERRORS = error_responses(
+    OpenAIError,
+    {
+        400: "invalid_request_error: bad JSON, a refused model or asset, a gateway limit; "
+        "an upstream 400 is passed on",
+        **_CALLER_ERRORS,
+        402: "insufficient_quota: the OpenRouter account is out of credits",
+        413: "invalid_request_error: the body is over MAX_REQUEST_BYTES",
+        429: "rate_limit_error from the upstream (Retry-After when it sent one)",
+        502: "api_error: the upstream failed, broke off, could not be reached, or refused the "
+        "gateway's own key; another upstream status is passed on likewise",
+        503: "api_error: gateway_busy, no upstream connection free (Retry-After)",
+        504: "api_error: upstream_timeout, the upstream did not answer in time",
+    },
+)
+
+_TOKENS = {
+    "type": "integer",
+    "minimum": 1,
+    "description": "Capped at the gateway's MAX_COMPLETION_TOKENS; when neither bound is "
+    "given, `max_tokens` is set to it.",
+}
+CHAT_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "description": "OpenRouter's chat completions request, every field passed through (tools, "
+    "response_format, reasoning, plugins, provider, …) under the gateway's policy; `user` is "
+    "set to the caller's id.",
+    "required": ["messages"],
+    "properties": {
+        "model": {"type": "string", "description": "Refused outside ALLOWED_MODELS"},
+        "models": {"type": "array", "items": {"type": "string"}},
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["role"],
+                "properties": {
+                    "role": {"type": "string"},
+                    "content": {"description": "A string, or an array of content parts"},
+                },
+                "additionalProperties": True,
+            },
+        },
+        "stream": {"type": "boolean", "description": "true: the answer is Server-Sent Events"},
+        "max_tokens": _TOKENS,
+        "max_completion_tokens": _TOKENS,
+    },
+    "additionalProperties": True,
+}
+EMBEDDINGS_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "description": "OpenRouter's embeddings request, every field passed through; `user` is "
+    "set to the caller's id.",
+    "required": ["input"],
+    "properties": {
+        "model": {"type": "string", "description": "Refused outside ALLOWED_MODELS"},
+        "input": {
+            "description": "A string, an array of strings, or what else OpenRouter accepts",
+        },
+        "encoding_format": {"enum": ["float", "base64"]},
+        "dimensions": {"type": "integer", "minimum": 1},
+    },
+    "additionalProperties": True,
+}
+
+_PASSED_ON = {"type": "object", "additionalProperties": True}
+CHAT_ANSWER: dict[str, Any] = {
+    **_PASSED_ON,
+    "description": "OpenRouter's chat completion, as it sent it",
+    "required": ["choices"],
+    "properties": {"id": {"type": "string"}, "choices": {"type": "array"}},
+}
+# `data` is each upstream chunk as it came, then `[DONE]`; a failure mid-stream is one
+# `{"error":{...}}` chunk and no `[DONE]`.
+CHAT_EVENT = sse_event({"type": "string", "description": "A JSON chunk, or `[DONE]` last"})
+EMBEDDINGS_ANSWER: dict[str, Any] = {
+    **_PASSED_ON,
+    "description": "OpenRouter's embeddings; base64 ones are encoded by the gateway",
+    "required": ["data"],
+    "properties": {"data": {"type": "array", "minItems": 1}},
+}
+MODELS: Responses = {
+    200: json_answer(
+        {
+            **_PASSED_ON,
+            "required": ["data"],
+            "properties": {"data": {"type": "array", "items": _PASSED_ON}},
+        },
+        "OpenRouter's catalog, only the models this gateway allows.",
+    ),
+    **error_responses(
+        OpenAIError,
+        {**_CALLER_ERRORS, 503: "api_error: catalog_unavailable, none cached, upstream down"},
+    ),
+}
