@@ -7,17 +7,14 @@ shared with other work this stays far steadier than wall-clock figures do.
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
-from mock_openrouter.process import start_mock
+from mock_openrouter.process import ServerProcess, start_mock
+from mock_openrouter.process import free_port as free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
@@ -26,6 +23,7 @@ LOAD_CORE = 1  # mock, load generator and this harness share the other
 # 5,000 held streams each keep an upstream connection: the default pool (512) would queue them.
 GATEWAY_POOL = 8192
 STARTUP_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -83,49 +81,26 @@ def pin_self(core: int) -> None:
         os.sched_setaffinity(0, {core})
 
 
-def _pinned(core: int) -> Callable[[], None] | None:
-    if not can_pin():
-        return None
-
-    def apply() -> None:
-        # In the child before exec, so every thread the server later starts inherits it.
-        os.sched_setaffinity(0, {core})
-
-    return apply
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class Server:
+    """A server under measurement, started by the shared launcher (mock_openrouter/process.py)."""
+
     name: str
-    url: str
-    proc: subprocess.Popen[bytes]
-    stopper: Callable[[], object] | None = field(default=None, repr=False)
+    process: ServerProcess = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return self.process.url
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        return self.process.pid
 
     def pids(self) -> list[int]:
         return descendants(self.pid)
 
     def stop(self) -> None:
-        if self.stopper is not None:
-            self.stopper()
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        self.process.stop()
 
 
 def launch(
@@ -138,36 +113,23 @@ def launch(
     timeout: float = STARTUP_TIMEOUT_S,
 ) -> Server:
     """Start a server on `core 0`, wait until `ready_path` answers, or fail with its log tail."""
-    try:
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                cmd,
-                env=dict(env),
-                cwd=log.parent,  # a scratch directory: a developer's .env must not shape the run
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_pinned(GATEWAY_CORE),
-            )
-    except OSError as err:
-        raise RuntimeError(f"{name} could not be started: {err}") from err
-    server = Server(name, f"http://127.0.0.1:{port}", proc)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            httpx.get(server.url + ready_path, timeout=1.0)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.stop()
-    tail = log.read_text(errors="replace")[-2000:]
-    raise RuntimeError(f"{name} did not start (exit {proc.returncode}):\n{tail}")
+    process = ServerProcess(
+        name,
+        cmd,
+        port=port,
+        ready_path=ready_path,
+        env=env,
+        cwd=log.parent,  # a scratch directory: a developer's .env must not shape the run
+        log=log,
+        pin_to=GATEWAY_CORE if can_pin() else None,
+        startup_timeout=timeout,
+        stop_timeout=STOP_TIMEOUT_S,
+    )
+    return Server(name, process)
 
 
 def start_mock_server(seed: int) -> Server:
-    mock = start_mock(seed=seed, bench=True)
-    return Server("mock", mock.root_url, mock.proc, stopper=mock.stop)
+    return Server("mock", start_mock(seed=seed, bench=True))
 
 
 def start_gateway(workdir: Path, mock: Server, secret: str) -> Server:

@@ -1,59 +1,163 @@
-"""Start the mock as a child process and learn its address from the one line it prints.
+"""The one launcher: start a server as a child process, wait until it answers, keep its log,
+stop it (SIGTERM, then SIGKILL).
 
-Used by pytest fixtures and by the gateway's dev mode. The child binds an ephemeral port itself,
-so parallel test sessions never race for a port.
+Everything that runs a server process uses it: `start_mock` here, the gateway under test
+(tests/procs.py) and each server the benchmark measures (bench/procs.py). It lives in the mock's
+package because that package ships: `ai-gateway --mock-upstream` starts the mock from an
+installed wheel, where neither tests/ nor bench/ exists; it needs nothing beyond httpx.
+
+A server is ready when its ready path answers (any status: the port is served). A child that
+picks its own port (the mock with ``--port 0``, so parallel sessions never race for one)
+announces its URL in its log instead, and is ready once that line appears. Output goes to a
+file, never a pipe, so a chatty child can never block on a full pipe and nothing has to drain it.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import selectors
-import signal
+import socket
 import subprocess
 import sys
-import threading
+import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Self
+
+import httpx
 
 STARTUP_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
+POLL_S = 0.02
+PROBE_TIMEOUT_S = 1.0
+LOG_TAIL_CHARS = 4000  # of the log, in the error when a server does not start
 _LISTENING = re.compile(rb"mock-openrouter listening on (http://\S+)")
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-class MockProcess:
-    """A running mock; ``base_url`` is what the gateway uses as its upstream base."""
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
-    def __init__(self, proc: subprocess.Popen[bytes], root_url: str) -> None:
-        self.proc = proc
-        self.root_url = root_url
-        self.base_url = f"{root_url}/api/v1"
-        assert proc.stdout is not None
-        self._stdout = proc.stdout
-        self._drainer = threading.Thread(target=_drain, args=(proc.stdout,), daemon=True)
-        self._drainer.start()
+
+class ServerProcess:
+    """A running server: `url`, the child `proc`, and everything it wrote (`logs()`).
+
+    Give `port` (the command binds it) or `announce` (a pattern whose first group is the URL
+    the child prints once it listens). `log` is kept after the run; without it the output goes
+    to an unnamed temporary file. `pin_to` puts the child, and every thread it starts, on one
+    CPU core.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        cmd: Sequence[str],
+        *,
+        port: int | None = None,
+        announce: re.Pattern[bytes] | None = None,
+        ready_path: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+        log: Path | None = None,
+        pin_to: int | None = None,
+        startup_timeout: float = STARTUP_TIMEOUT_S,
+        stop_timeout: float = STOP_TIMEOUT_S,
+    ) -> None:
+        if (port is None) == (announce is None):
+            raise ValueError("give exactly one of port and announce")
+        self.name = name
+        self._url = None if port is None else f"http://127.0.0.1:{port}"
+        self._stop_timeout = stop_timeout
+        self._final_log = b""
+        self._log: IO[bytes] = log.open("w+b") if log is not None else tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(
+                list(cmd),
+                env=None if env is None else dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=None if pin_to is None else _pinned(pin_to),
+            )
+        except OSError as err:
+            self._log.close()
+            raise RuntimeError(f"{name} could not be started: {err}") from err
+        try:
+            self._wait_ready(announce, ready_path, startup_timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def url(self) -> str:
+        """Scheme, host and port; known once the constructor has returned."""
+        assert self._url is not None
+        return self._url
 
     @property
     def port(self) -> int:
-        return int(self.root_url.rsplit(":", 1)[1])
+        return int(self.url.rsplit(":", 1)[1])
 
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int | None:
-        """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _wait_ready(
+        self, announce: re.Pattern[bytes] | None, ready_path: str | None, timeout: float
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if self._url is None and announce is not None:
+                found = announce.search(self._read_log())
+                self._url = found.group(1).decode("ascii") if found else None
+            if self._url is not None and (ready_path is None or self._answers(ready_path)):
+                return
+            time.sleep(POLL_S)
+        tail = self.logs()[-LOG_TAIL_CHARS:]
+        raise RuntimeError(f"{self.name} did not start (exit {self.proc.poll()}):\n{tail}")
+
+    def _answers(self, path: str) -> bool:
+        try:
+            httpx.get(self.url + path, timeout=PROBE_TIMEOUT_S)
+        except httpx.TransportError:
+            return False
+        return True
+
+    def _read_log(self) -> bytes:
+        # pread: the child shares this file's offset, so seeking here would move its writes.
+        fd = self._log.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0)
+
+    def logs(self) -> str:
+        """Everything the server has written so far (all of it, once stopped), stdout and
+        stderr together."""
+        raw = self._final_log if self._log.closed else self._read_log()
+        return raw.decode("utf-8", "replace")
+
+    def stop(self, timeout: float | None = None) -> int | None:
+        """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds; its exit code."""
+        timeout = self._stop_timeout if timeout is None else timeout
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.terminate()
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout)
-        self._drainer.join(timeout)
-        if not self._drainer.is_alive():
-            self._stdout.close()
+        if not self._log.closed:
+            self._final_log = self._read_log()
+            self._log.close()
         return self.proc.returncode
 
-    def __enter__(self) -> MockProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -65,33 +169,24 @@ class MockProcess:
         self.stop()
 
 
-def _read_listening_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
-    stdout = proc.stdout
-    assert stdout is not None
-    buffer = b""
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(stdout, selectors.EVENT_READ)
-        while (remaining := deadline - time.monotonic()) > 0:
-            if not selector.select(remaining):
-                continue
-            chunk = os.read(stdout.fileno(), 4096)
-            if not chunk:
-                break
-            buffer += chunk
-            match = _LISTENING.search(buffer)
-            if match:
-                return match.group(1).decode("ascii")
-    proc.kill()
-    proc.wait()
-    stdout.close()
-    raise RuntimeError(f"mock-openrouter did not start (exit {proc.returncode}): {buffer!r}")
+def _pinned(core: int) -> Callable[[], None]:
+    def apply() -> None:
+        # In the child before exec, so every thread the server later starts inherits it.
+        os.sched_setaffinity(0, {core})
+
+    return apply
 
 
-def _drain(stream: IO[bytes]) -> None:
-    # Keep reading so a stray write to stdout can never fill the pipe and block the mock.
-    while stream.read(65536):
-        pass
+class MockProcess(ServerProcess):
+    """A running mock; ``base_url`` is what the gateway uses as its upstream base."""
+
+    @property
+    def root_url(self) -> str:
+        return self.url
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/api/v1"
 
 
 def start_mock(
@@ -103,22 +198,14 @@ def start_mock(
     startup_timeout: float = STARTUP_TIMEOUT_S,
 ) -> MockProcess:
     """Spawn ``python -m mock_openrouter --port 0`` and wait until it accepts connections."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "mock_openrouter",
-        "--host",
-        host,
-        "--port",
-        "0",
-        "--seed",
-        str(seed),
-    ]
-    if bench:
-        cmd.append("--bench")
-    cmd += extra_args or []
+    cmd = [sys.executable, "-m", "mock_openrouter", "--host", host, "--port", "0"]
+    cmd += ["--seed", str(seed), *(["--bench"] if bench else []), *(extra_args or [])]
     env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
-    return MockProcess(proc, _read_listening_line(proc, startup_timeout))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+    return MockProcess(
+        "mock-openrouter",
+        cmd,
+        announce=_LISTENING,
+        env=env,
+        startup_timeout=startup_timeout,
+    )

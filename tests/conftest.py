@@ -1,4 +1,6 @@
-"""Shared fixtures: the mock OpenRouter and the gateway, each a real process on a real socket."""
+"""Shared fixtures: the mock OpenRouter (a real process on a real socket) and every gateway in
+front of it, from one factory (tests/gateways.py): `client` talks to the app in-process,
+`gateway` is a real process for what needs the wire (SDK clients, disconnects, raw sockets)."""
 
 from collections.abc import Iterator
 
@@ -8,6 +10,7 @@ import pytest
 from mock_openrouter.process import MockProcess, start_mock
 from mock_openrouter.testing import MockControl
 from tests.factories import make_token
+from tests.gateways import GatewayFactory
 from tests.procs import GatewayProcess
 
 
@@ -20,12 +23,21 @@ def mock() -> Iterator[MockProcess]:
 # The contract's transcripts carry https://ex.com asset URLs that must reach the upstream
 # unchanged; the shared gateway allows that host (the inline fetcher has its own tests).
 CONTRACT_ASSETS = {"ASSET_POLICY": "allowlist", "OPENROUTER_ALLOWED_REMOTE_ASSET_HOSTS": "ex.com"}
+# The shared process logs at info, so tests can find a request's access or cancellation line.
+SHARED_PROCESS = {**CONTRACT_ASSETS, "LOG_LEVEL": "info"}
 
 
 @pytest.fixture(scope="session")
-def gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
-    with GatewayProcess(mock.base_url, **CONTRACT_ASSETS) as process:
-        yield process
+def gateway_factory(mock: MockProcess) -> Iterator[GatewayFactory]:
+    """`gateway_factory(**env)` is a gateway process, `.inprocess(**env)` the app in-process;
+    either is shared by everyone asking for the same env and stopped at the session's end."""
+    with GatewayFactory(mock.base_url) as factory:
+        yield factory
+
+
+@pytest.fixture(scope="session")
+def gateway(gateway_factory: GatewayFactory) -> GatewayProcess:
+    return gateway_factory(**SHARED_PROCESS)
 
 
 @pytest.fixture
@@ -48,6 +60,7 @@ def user_headers() -> dict[str, str]:
 
 
 @pytest.fixture
-def client(gateway: GatewayProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=30) as c:
+def client(gateway_factory: GatewayFactory) -> Iterator[httpx.Client]:
+    """The shared gateway's configuration, in-process."""
+    with gateway_factory.inprocess(**CONTRACT_ASSETS).client() as c:
         yield c

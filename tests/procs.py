@@ -2,95 +2,51 @@
 
 import os
 import socket
-import subprocess
 import sys
-import time
-from types import TracebackType
-from typing import Self
+from pathlib import Path
 
-import httpx
-
+from mock_openrouter.process import ServerProcess
+from mock_openrouter.process import free_port as free_port
 from tests.factories import ANON_KEY, API_KEY, JWT_SECRET, UPSTREAM_KEY
 
 READY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+ROOT = Path(__file__).resolve().parent.parent
+# The test's own environment must not configure the gateway: only what a test passes does.
+OWN_PREFIXES = ("OPENROUTER_", "ACCESS_", "AI_", "MAX_", "UPSTREAM_", "CORS_")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def gateway_env(upstream_url: str, **env: str) -> dict[str, str]:
+    """The gateway's settings as environment variables: the test secrets, fast retries, `env`."""
+    return {
+        "OPENROUTER_API_KEY": UPSTREAM_KEY,
+        "OPENROUTER_BASE_URL": upstream_url,
+        "JWT_SECRET": JWT_SECRET,
+        "ACCESS_ANON_KEY": ANON_KEY,
+        "ACCESS_API_KEY": API_KEY,
+        "UPSTREAM_RETRY_BASE_S": "0.01",
+        "LOG_LEVEL": "warning",
+        **env,
+    }
 
 
-class GatewayProcess:
+class GatewayProcess(ServerProcess):
+    """`python -m app.cli` on a free port; `logs()` is everything it wrote."""
+
     def __init__(self, upstream_url: str, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        base_env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("OPENROUTER_", "ACCESS_", "AI_", "MAX_", "UPSTREAM_", "CORS_"))
-        }
-        base_env.update(
-            {
-                "OPENROUTER_API_KEY": UPSTREAM_KEY,
-                "OPENROUTER_BASE_URL": upstream_url,
-                "JWT_SECRET": JWT_SECRET,
-                "ACCESS_ANON_KEY": ANON_KEY,
-                "ACCESS_API_KEY": API_KEY,
-                "UPSTREAM_RETRY_BASE_S": "0.01",
-                "LOG_LEVEL": "warning",
-                **env,
-            }
+        port = free_port()
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(OWN_PREFIXES)}
+        super().__init__(
+            "gateway",
+            [sys.executable, "-m", "app.cli", "--port", str(port)],
+            port=port,
+            ready_path="/healthz",
+            env={**inherited, **gateway_env(upstream_url, **env)},
+            cwd=ROOT,
+            log=Path(f"/tmp/ai-gateway-test-{port}.log"),
+            startup_timeout=READY_TIMEOUT_S,
+            stop_timeout=STOP_TIMEOUT_S,
         )
-        self.log_path = f"/tmp/ai-gateway-test-{self.port}.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "--port", str(self.port)],
-            env=base_env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gateway exited early:\n{self.logs()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"gateway did not become ready:\n{self.logs()}")
-
-    def logs(self) -> str:
-        self._log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def open_raw_stream(gateway: GatewayProcess, path: str, body: bytes, token: str) -> socket.socket:

@@ -2,24 +2,22 @@
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mock_openrouter.process import MockProcess
 from tests.factories import make_token
+from tests.gateways import GatewayFactory
 from tests.procs import GatewayProcess
 
 CLIENTS = Path(__file__).parent / "clients"
 NODE_TIMEOUT_S = 120
 
 
-@pytest.fixture(scope="module")
-def policy_gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
-    env = {"ALLOWED_MODELS": "mock/*,openai/*", "MAX_COMPLETION_TOKENS": "1000"}
-    with GatewayProcess(mock.base_url, **env) as process:
-        yield process
+@pytest.fixture
+def policy_gateway(gateway_factory: GatewayFactory) -> GatewayProcess:
+    return gateway_factory(ALLOWED_MODELS="mock/*,openai/*", MAX_COMPLETION_TOKENS="1000")
 
 
 @pytest.mark.parametrize("script", ["legacy_sdk.test.mjs", "openai_sdk.test.mjs"])

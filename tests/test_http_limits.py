@@ -10,13 +10,12 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
 
-from mock_openrouter.process import MockProcess
 from tests.factories import make_token
+from tests.gateways import GatewayFactory
 from tests.procs import GatewayProcess
 
 MAX_HEADER_BYTES = 8192
@@ -27,8 +26,8 @@ CHUNK = b"a" * 65536
 SLACK_S = 0.8  # how late past a timeout the server may act on a loaded 2-core machine
 
 
-@pytest.fixture(scope="module")
-def bounded(mock: MockProcess) -> Iterator[GatewayProcess]:
+@pytest.fixture
+def bounded(gateway_factory: GatewayFactory) -> GatewayProcess:
     env = {
         "MAX_HEADER_BYTES": str(MAX_HEADER_BYTES),
         "HEADER_READ_TIMEOUT_S": str(TIMEOUT_S),
@@ -36,8 +35,7 @@ def bounded(mock: MockProcess) -> Iterator[GatewayProcess]:
         "MAX_CONNECTIONS": str(MAX_CONNECTIONS),
         "LOG_LEVEL": "info",
     }
-    with GatewayProcess(mock.base_url, **env) as process:
-        yield process
+    return gateway_factory(**env)
 
 
 def connect(gateway: GatewayProcess) -> socket.socket:

@@ -1,4 +1,6 @@
-"""The remote-asset policy on the routes: inlined, or refused before any upstream call."""
+"""The remote-asset policy on the routes: inlined, or refused before any upstream call.
+
+The gateway runs in-process; the asset server and the upstream are real sockets."""
 
 import base64
 import threading
@@ -12,10 +14,9 @@ import httpx
 import orjson
 import pytest
 
-from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl
 from tests.factories import make_token
-from tests.procs import GatewayProcess
+from tests.gateways import GatewayFactory
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -66,24 +67,19 @@ class QuietServer(ThreadingHTTPServer):
 @pytest.fixture(scope="module")
 def asset_server() -> Iterator[str]:
     server = QuietServer(("127.0.0.1", 0), AssetHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: `shutdown()` waits for the loop to notice it (0.5 s by default).
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def inline_gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
-    env = {"ASSET_ALLOW_HTTP": "true", "ASSET_TRUSTED_NETWORKS": "127.0.0.1/32"}
-    with GatewayProcess(mock.base_url, **env) as process:
-        yield process
-
-
 @pytest.fixture
-def inline(inline_gateway: GatewayProcess) -> Iterator[httpx.Client]:
+def inline(gateway_factory: GatewayFactory) -> Iterator[httpx.Client]:
+    env = {"ASSET_ALLOW_HTTP": "true", "ASSET_TRUSTED_NETWORKS": "127.0.0.1/32"}
     headers = {"Authorization": f"Bearer {make_token()}"}
-    with httpx.Client(base_url=inline_gateway.url, headers=headers, timeout=10) as c:
+    with gateway_factory.inprocess(**env).client(headers=headers) as c:
         yield c
 
 

@@ -1,17 +1,16 @@
 """Money is safe on every AI route: an answered request is never sent again, and a caller who
 leaves cancels the upstream call at once, JSON calls included (the mock's journal is the proof).
+Leaving needs a real socket to hang up, so those tests take a gateway process.
 """
 
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl
 from tests.factories import make_token
 from tests.journal import wait_upstream_closed
@@ -83,20 +82,15 @@ def test_leaving_before_the_upstream_headers_cancels_it_within_100ms(
         _leave_during_call(gateway, journal, path, body)
 
 
-@pytest.fixture(scope="module")
-def info_gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
-    with GatewayProcess(mock.base_url, LOG_LEVEL="info") as process:
-        yield process
-
-
 def test_a_caller_who_left_is_logged_as_cancelled(
-    info_gateway: GatewayProcess, journal: MockControl
+    gateway: GatewayProcess, journal: MockControl
 ) -> None:
-    gateway = info_gateway
+    # The shared gateway logs at info (tests/conftest.py); only what this test caused counts.
+    before = len(gateway.logs())
     body = orjson.dumps({"model": "mock/text?ttft_ms=3000", "messages": HI})
     _leave_during_call(gateway, journal, "/api/v1/chat/completions", body)
     deadline = time.monotonic() + 2
-    while "cancelled" not in gateway.logs() and time.monotonic() < deadline:
+    while "cancelled" not in gateway.logs()[before:] and time.monotonic() < deadline:
         time.sleep(0.02)
-    line = next(x for x in gateway.logs().splitlines() if "cancelled" in x)
+    line = next(x for x in gateway.logs()[before:].splitlines() if "cancelled" in x)
     assert "/api/v1/chat/completions" in line

@@ -1,35 +1,30 @@
-"""Auth, request limits and CORS on the running gateway (legacy contract §3, §12 case 13)."""
+"""Auth, request limits and CORS on the gateway (legacy contract §3, §12 case 13), in-process."""
 
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl
 from tests.factories import ANON_KEY, API_KEY, legacy_anon_jwt, make_token
-from tests.procs import GatewayProcess
+from tests.gateways import GatewayFactory
 
 PATH = "/api/ai/chat/completion"
 BODY = {"model": "mock/text", "messages": [{"role": "user", "content": "Hi"}]}
 
 
-@pytest.fixture(scope="module")
-def strict_gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
-    env = {
-        "AI_ALLOW_ANON": "true",
-        "MAX_REQUEST_BYTES": "2000",
-        "MAX_MESSAGES": "3",
-        "MAX_PROMPT_CHARS": "50",
-        "CORS_ORIGINS": "https://app.example.com",
-    }
-    with GatewayProcess(mock.base_url, **env) as process:
-        yield process
+STRICT = {
+    "AI_ALLOW_ANON": "true",
+    "MAX_REQUEST_BYTES": "2000",
+    "MAX_MESSAGES": "3",
+    "MAX_PROMPT_CHARS": "50",
+    "CORS_ORIGINS": "https://app.example.com",
+}
 
 
 @pytest.fixture
-def strict(strict_gateway: GatewayProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=strict_gateway.url, timeout=10) as c:
+def strict(gateway_factory: GatewayFactory) -> Iterator[httpx.Client]:
+    with gateway_factory.inprocess(**STRICT).client() as c:
         yield c
 
 

@@ -1,14 +1,17 @@
-"""Upstream failures, retries and timeouts on the legacy chat route (contract §8, case 14)."""
+"""Upstream failures, retries and timeouts on the legacy chat route (contract §8, case 14).
 
+The gateway runs in-process; its upstream is the mock process, through its real transport."""
+
+import logging
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl
 from tests.factories import UPSTREAM_KEY
-from tests.procs import GatewayProcess, free_port
+from tests.gateways import GatewayFactory, inprocess_client
+from tests.procs import free_port
 
 PATH = "/api/ai/chat/completion"
 HI = {"role": "user", "content": "Hi"}
@@ -124,27 +127,28 @@ def test_dropped_connection_is_502(client: httpx.Client, user_headers: dict[str,
     )
 
 
-@pytest.fixture(scope="module")
-def impatient_gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
-    with GatewayProcess(mock.base_url, UPSTREAM_READ_TIMEOUT_S="0.5") as process:
-        yield process
+@pytest.fixture
+def impatient(gateway_factory: GatewayFactory) -> Iterator[httpx.Client]:
+    with gateway_factory.inprocess(UPSTREAM_READ_TIMEOUT_S="0.5").client() as c:
+        yield c
 
 
 def test_slow_headers_time_out(
-    impatient_gateway: GatewayProcess, journal: MockControl, user_headers: dict[str, str]
+    impatient: httpx.Client, journal: MockControl, user_headers: dict[str, str]
 ) -> None:
-    with httpx.Client(base_url=impatient_gateway.url, timeout=10) as c:
-        resp = chat(c, user_headers, "mock/slow_headers?header_delay_ms=3000")
+    resp = chat(impatient, user_headers, "mock/slow_headers?header_delay_ms=3000")
     assert resp.status_code == 504
     assert resp.json()["message"] == "Request timed out."
     assert attempts(journal) == 1
 
 
-def test_connection_refused_is_502(user_headers: dict[str, str]) -> None:
-    with GatewayProcess(f"http://127.0.0.1:{free_port()}/api/v1") as gw:
-        with httpx.Client(base_url=gw.url, timeout=10) as c:
-            resp = chat(c, user_headers, "mock/text")
-        logs = gw.logs()
+def test_connection_refused_is_502(
+    user_headers: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with inprocess_client(f"http://127.0.0.1:{free_port()}/api/v1") as c:
+        resp = chat(c, user_headers, "mock/text")
     assert resp.status_code == 502
     assert resp.json()["message"] == "Connection error."
-    assert UPSTREAM_KEY not in logs
+    assert "upstream connection failed" in caplog.text  # the retries were logged
+    assert UPSTREAM_KEY not in caplog.text

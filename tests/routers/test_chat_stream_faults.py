@@ -1,5 +1,6 @@
 """Every way an upstream stream can fail ends the legacy stream with one error event, no `done`,
-and the upstream connection closed; none of them hangs (the client timeout would fail the test)."""
+and the upstream connection closed; none of them hangs (the client's deadline would fail the
+test). Faults and deadlines run in-process; a caller's disconnect and SIGTERM need a process."""
 
 import signal
 import socket
@@ -11,9 +12,9 @@ import httpx
 import orjson
 import pytest
 
-from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl, data_payloads
 from tests.factories import make_token
+from tests.gateways import GatewayFactory
 from tests.journal import wait_upstream_closed
 from tests.procs import GatewayProcess, open_raw_stream
 
@@ -27,15 +28,9 @@ DEADLINES = {
 }
 
 
-@pytest.fixture(scope="module")
-def tight_gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
-    with GatewayProcess(mock.base_url, **DEADLINES) as process:
-        yield process
-
-
 @pytest.fixture
-def tight(tight_gateway: GatewayProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=tight_gateway.url, timeout=10) as c:
+def tight(gateway_factory: GatewayFactory) -> Iterator[httpx.Client]:
+    with gateway_factory.inprocess(**DEADLINES).client() as c:
         yield c
 
 
@@ -145,9 +140,9 @@ def test_client_disconnect_closes_upstream_within_100ms(
 
 
 def test_sigterm_gives_open_streams_grace_then_an_error_event(
-    mock: MockProcess, journal: MockControl
+    gateway_factory: GatewayFactory, journal: MockControl
 ) -> None:
-    with GatewayProcess(mock.base_url, **{**DEADLINES, "STREAM_MAX_LIFETIME_S": "60"}) as gw:
+    with gateway_factory.own(**{**DEADLINES, "STREAM_MAX_LIFETIME_S": "60"}) as gw:
         sock = _open_stream(gw, "mock/text?tokens=200&tpot_ms=100")
         received = b""
         while b'{"chunk"' not in received:

@@ -1,9 +1,9 @@
-"""Image generation, embeddings, the model catalog and key status (legacy contract §5–§7)."""
+"""Image generation, embeddings, the model catalog and key status (legacy contract §5–§7),
+with the gateway in-process and the mock as its upstream."""
 
 import base64
 import struct
 import time
-from collections.abc import Iterator
 
 import httpx
 import orjson
@@ -12,7 +12,7 @@ import pytest
 from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl
 from tests.factories import API_KEY, UPSTREAM_KEY, make_token
-from tests.procs import GatewayProcess
+from tests.gateways import GatewayFactory, InProcessGateway, inprocess_client
 
 ADMIN = {"x-api-key": API_KEY}
 
@@ -162,10 +162,9 @@ def test_key_status_is_masked_never_raw(client: httpx.Client) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def short_cache_gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
-    with GatewayProcess(mock.base_url, MODELS_CACHE_TTL_S="0.5") as process:
-        yield process
+@pytest.fixture
+def short_cache(gateway_factory: GatewayFactory) -> InProcessGateway:
+    return gateway_factory.inprocess(MODELS_CACHE_TTL_S="0.5")
 
 
 def catalog_calls(journal: MockControl) -> list[str]:
@@ -173,9 +172,9 @@ def catalog_calls(journal: MockControl) -> list[str]:
 
 
 def test_catalog_cached_then_served_stale(
-    short_cache_gateway: GatewayProcess, journal: MockControl
+    short_cache: InProcessGateway, journal: MockControl
 ) -> None:
-    with httpx.Client(base_url=short_cache_gateway.url, headers=ADMIN) as c:
+    with short_cache.client(headers=ADMIN) as c:
         first = c.get("/api/ai/models")
         assert first.status_code == 200
         models = first.json()
@@ -197,7 +196,7 @@ def test_catalog_cached_then_served_stale(
 
 def test_catalog_unavailable_without_cache(mock: MockProcess, journal: MockControl) -> None:
     journal.enqueue([{"scenario": "error", "status": 500}], path="/api/v1/models")
-    with GatewayProcess(mock.base_url) as gw, httpx.Client(base_url=gw.url, headers=ADMIN) as c:
+    with inprocess_client(mock.base_url, headers=ADMIN) as c:
         resp = c.get("/api/ai/models")
         assert resp.status_code == 503
         assert resp.json()["error"] == "AI_UPSTREAM_UNAVAILABLE"

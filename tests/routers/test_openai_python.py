@@ -9,9 +9,9 @@ import openai
 import orjson
 import pytest
 
-from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl
 from tests.factories import make_token
+from tests.gateways import GatewayFactory
 from tests.procs import GatewayProcess
 
 HI: list[Any] = [{"role": "user", "content": "Hi"}]
@@ -48,11 +48,9 @@ def chat_bodies(journal: MockControl) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture(scope="module")
-def policy_gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
-    env = {"ALLOWED_MODELS": "mock/*,openai/*", "MAX_COMPLETION_TOKENS": "1000"}
-    with GatewayProcess(mock.base_url, **env) as process:
-        yield process
+@pytest.fixture
+def policy_gateway(gateway_factory: GatewayFactory) -> GatewayProcess:
+    return gateway_factory(ALLOWED_MODELS="mock/*,openai/*", MAX_COMPLETION_TOKENS="1000")
 
 
 def test_chat_passes_through_with_user_set(gateway: GatewayProcess, journal: MockControl) -> None:

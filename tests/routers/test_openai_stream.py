@@ -1,16 +1,16 @@
-"""`/api/v1` streams on the wire: pass-through in order, honest ends, disconnect and deadlines."""
+"""`/api/v1` streams: pass-through in order, honest ends and deadlines (the gateway in-process),
+and a caller's disconnect (a gateway process, on a raw socket)."""
 
 import socket
 import time
-from collections.abc import Iterator
 
 import httpx
 import orjson
 import pytest
 
-from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl, data_payloads, sse_blocks
 from tests.factories import make_token
+from tests.gateways import GatewayFactory, InProcessGateway
 from tests.journal import wait_upstream_closed
 from tests.procs import GatewayProcess, open_raw_stream
 
@@ -64,15 +64,13 @@ def test_pre_stream_failure_is_a_real_status(client: httpx.Client) -> None:
     assert resp.json()["error"]["type"] == "insufficient_quota"
 
 
-@pytest.fixture(scope="module")
-def tight_gateway(mock: MockProcess) -> Iterator[GatewayProcess]:
-    env = {"STREAM_FIRST_EVENT_TIMEOUT_S": "1", "MAX_REQUEST_BYTES": "2000"}
-    with GatewayProcess(mock.base_url, **env) as process:
-        yield process
+@pytest.fixture
+def tight_gateway(gateway_factory: GatewayFactory) -> InProcessGateway:
+    return gateway_factory.inprocess(STREAM_FIRST_EVENT_TIMEOUT_S="1", MAX_REQUEST_BYTES="2000")
 
 
-def test_first_event_deadline(tight_gateway: GatewayProcess, journal: MockControl) -> None:
-    with httpx.Client(base_url=tight_gateway.url, timeout=10) as c:
+def test_first_event_deadline(tight_gateway: InProcessGateway, journal: MockControl) -> None:
+    with tight_gateway.client() as c:
         payloads = data_payloads(
             stream(c, "mock/keepalive_only?seconds=5&keepalive_ms=100").content
         )
@@ -82,9 +80,9 @@ def test_first_event_deadline(tight_gateway: GatewayProcess, journal: MockContro
     assert wait_upstream_closed(journal)["ended"] == "client_disconnect"
 
 
-def test_openai_envelope_for_bad_input(tight_gateway: GatewayProcess) -> None:
+def test_openai_envelope_for_bad_input(tight_gateway: InProcessGateway) -> None:
     headers = {"Authorization": f"Bearer {make_token()}", "Content-Type": "application/json"}
-    with httpx.Client(base_url=tight_gateway.url, headers=headers, timeout=10) as c:
+    with tight_gateway.client(headers=headers) as c:
         too_big = c.post(
             PATH,
             content=orjson.dumps(
