@@ -1,4 +1,4 @@
-"""Credential dispatch and the 401/403 bodies of legacy contract §3 (§12 case 13), as units."""
+"""Credential dispatch and the 401/403 bodies of the legacy backend, as units."""
 
 import asyncio
 import base64

@@ -1,4 +1,4 @@
-"""Unit tests of the pure legacy ⇄ upstream translation (legacy contract §4b, §12 cases 1–8, 17)."""
+"""Unit tests of the pure legacy ⇄ upstream translation, rule by rule as the legacy API had them."""
 
 import orjson
 import pytest

@@ -1,4 +1,4 @@
-"""Upstream failure → legacy status and body (legacy contract §8, §12 case 14), as units."""
+"""Upstream failure → legacy status and body, as the legacy API mapped them, as units."""
 
 import hashlib
 

@@ -1,4 +1,4 @@
-"""The legacy schema answers with zod's exact messages (legacy contract §2, §12 case 12)."""
+"""The legacy schema answers with zod's exact messages, as the legacy backend's zod schemas did."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Auth, request limits and CORS on the gateway (legacy contract §3, §12 case 13), in-process."""
+"""Auth, request limits and CORS on the gateway, in-process."""
 
 from collections.abc import Iterator
 

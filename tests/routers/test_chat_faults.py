@@ -1,4 +1,4 @@
-"""Upstream failures, retries and timeouts on the legacy chat route (contract §8, case 14).
+"""Upstream failures, retries and timeouts on the legacy chat route, mapped as the legacy API did.
 
 The gateway runs in-process; its upstream is the mock process, through its real transport."""
 

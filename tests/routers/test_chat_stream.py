@@ -1,4 +1,4 @@
-"""Legacy streaming, byte for byte with the captured transcripts (legacy contract §4f)."""
+"""Legacy streaming, byte for byte with the captured transcripts of the legacy backend."""
 
 import httpx
 import orjson

@@ -1,4 +1,4 @@
-"""Image generation, embeddings, the model catalog and key status (legacy contract §5–§7),
+"""Image generation, embeddings, the model catalog and key status in the legacy shapes,
 with the gateway in-process and the mock as its upstream."""
 
 import base64
