@@ -58,6 +58,11 @@ def error_responses(envelope: type, descriptions: Mapping[int, str]) -> Response
     }
 
 
+def json_object(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema object with these members, the `required` ones always present."""
+    return {"type": "object", "required": required, "properties": properties}
+
+
 def json_answer(schema: Mapping[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 

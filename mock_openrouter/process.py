@@ -23,7 +23,6 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
 
 import httpx
@@ -44,7 +43,20 @@ def free_port() -> int:
         return port
 
 
-class ServerProcess:
+class Closing:
+    """`with` support for whatever has a `close()`: closed on leaving the block, however."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class ServerProcess(Closing):
     """A running server: `url`, the child `proc`, and everything it wrote (`logs()`).
 
     Give `port` (the command binds it) or `announce` (a pattern whose first group is the URL
@@ -157,15 +169,7 @@ class ServerProcess:
             self._log.close()
         return self.proc.returncode
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.stop()
 
 

@@ -1,7 +1,8 @@
 """Settings and credentials for tests: one place that knows the test secrets."""
 
+import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from jose import jwt
@@ -80,3 +81,21 @@ def asgi_scope(method: str, path: str, state: Mapping[str, Any] | None) -> dict[
         "server": ("127.0.0.1", 2),
         "state": dict(state or {}),
     }
+
+
+def asgi_receive(
+    body: bytes, leave_after_s: float | None = None
+) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A server's `receive` for one request: the whole body, then (after `leave_after_s`) the
+    caller's disconnect, or nothing more at all when the caller never leaves."""
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        if leave_after_s is None:
+            await asyncio.Event().wait()
+        await asyncio.sleep(leave_after_s or 0)
+        return {"type": "http.disconnect"}
+
+    return receive

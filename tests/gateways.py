@@ -14,8 +14,7 @@ is a recording `MockTransport`, for route behaviour that needs no mock at all.)
 
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import anyio
 import httpx
@@ -24,6 +23,7 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.main import create_app
+from mock_openrouter.process import Closing
 from tests.factories import make_settings
 from tests.procs import GatewayProcess, gateway_env
 
@@ -64,7 +64,7 @@ class PortalTransport(httpx.BaseTransport):
         return resp.status_code, resp.headers.raw, raw
 
 
-class InProcessGateway:
+class InProcessGateway(Closing):
     """`create_app(settings)` with its lifespan running; `client()` opens a client to it."""
 
     def __init__(self, settings: Settings) -> None:
@@ -90,17 +90,6 @@ class InProcessGateway:
     def close(self) -> None:
         self._stack.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 @contextmanager
 def inprocess_client(
@@ -112,7 +101,7 @@ def inprocess_client(
         yield c
 
 
-class GatewayFactory:
+class GatewayFactory(Closing):
     """Gateways in front of one upstream, shared by environment, all stopped by `close()`."""
 
     def __init__(self, upstream_url: str) -> None:
@@ -147,14 +136,3 @@ class GatewayFactory:
                 stack.callback(gateway.close)
             for process in [*self._processes.values(), *self._own]:
                 stack.callback(process.stop)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -3,6 +3,7 @@
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from mock_openrouter.process import ServerProcess
@@ -47,6 +48,22 @@ class GatewayProcess(ServerProcess):
             startup_timeout=READY_TIMEOUT_S,
             stop_timeout=STOP_TIMEOUT_S,
         )
+
+
+def command_line_server(
+    name: str, command: list[str], *, port: int, env: Mapping[str, str], cwd: Path
+) -> ServerProcess:
+    """A gateway started by a command line, as a newcomer or the image starts it; ready once
+    `/healthz` answers."""
+    return ServerProcess(
+        name,
+        command,
+        port=port,
+        ready_path="/healthz",
+        env=env,
+        cwd=cwd,
+        startup_timeout=READY_TIMEOUT_S,
+    )
 
 
 def open_raw_stream(gateway: GatewayProcess, path: str, body: bytes, token: str) -> socket.socket:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import orjson
 
-from mock_openrouter.process import ServerProcess, free_port
+from mock_openrouter.process import free_port
+from tests.procs import command_line_server
 
 ROOT = Path(__file__).parent.parent
 TOKEN_LINE = re.compile(r"dev user token \(24 h\): (\S+)")
@@ -22,14 +23,9 @@ def test_mock_upstream_answers_a_real_sdk_call(tmp_path: Path) -> None:
         if k not in ("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "JWT_SECRET")
     }
     # Ready once /healthz answers; the token is printed before the server starts.
-    with ServerProcess(
-        "ai-gateway --mock-upstream",
-        [sys.executable, "-m", "app.cli", "--mock-upstream", "--port", str(port)],
-        port=port,
-        ready_path="/healthz",
-        env=env,
-        cwd=tmp_path,
-        startup_timeout=20,
+    command = [sys.executable, "-m", "app.cli", "--mock-upstream", "--port", str(port)]
+    with command_line_server(
+        "ai-gateway --mock-upstream", command, port=port, env=env, cwd=tmp_path
     ) as gateway:
         found = TOKEN_LINE.search(gateway.logs())
         assert found, gateway.logs()

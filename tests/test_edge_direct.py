@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from app.main import create_app
-from tests.factories import UPSTREAM_KEY, asgi_scope, make_settings
+from tests.factories import UPSTREAM_KEY, asgi_receive, asgi_scope, make_settings
 
 CHAT = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})
 
@@ -25,15 +25,7 @@ async def call(
 ) -> tuple[int, dict[bytes, bytes], bytes]:
     app = create_app(make_settings(), transport=httpx.MockTransport(handler))
     sent: list[MutableMapping[str, Any]] = []
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": CHAT, "more_body": False}
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
+    receive = asgi_receive(CHAT)
 
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)

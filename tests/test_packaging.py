@@ -13,9 +13,8 @@ import httpx
 import yaml
 
 from app.config import Settings
-from mock_openrouter.process import ServerProcess
 from tests.factories import JWT_SECRET, UPSTREAM_KEY
-from tests.procs import free_port
+from tests.procs import command_line_server, free_port
 
 ROOT = Path(__file__).parent.parent
 
@@ -74,13 +73,7 @@ def test_image_start_command_in_fresh_venv(tmp_path: Path) -> None:
         "OPENROUTER_API_KEY": UPSTREAM_KEY,
         "JWT_SECRET": JWT_SECRET,
     }
-    with ServerProcess(
-        "the image's start command",
-        command,
-        port=port,
-        ready_path="/healthz",
-        env=env,
-        cwd=tmp_path,
-        startup_timeout=20,
+    with command_line_server(
+        "the image's start command", command, port=port, env=env, cwd=tmp_path
     ) as server:
         assert httpx.get(f"{server.url}/healthz", timeout=1).json() == {"status": "ok"}

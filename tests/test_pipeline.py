@@ -16,7 +16,7 @@ from app.auth import Principal, require_principal
 from app.errors import GatewayError
 from app.main import create_app
 from app.pipeline import Call, Outcome
-from tests.factories import asgi_scope, make_settings, make_token
+from tests.factories import asgi_receive, asgi_scope, make_settings, make_token
 from tests.inprocess import gateway
 
 AUTH = {"Authorization": f"Bearer {make_token()}"}
@@ -186,15 +186,7 @@ async def _call(
 ) -> list[MutableMapping[str, Any]]:
     """Call the app as a server would; the caller hangs up after `leave_after_s`, if given."""
     sent: list[MutableMapping[str, Any]] = []
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        if messages:
-            return messages.pop()
-        if leave_after_s is None:
-            await asyncio.Event().wait()
-        await asyncio.sleep(leave_after_s or 0)
-        return {"type": "http.disconnect"}
+    receive = asgi_receive(body, leave_after_s)
 
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)

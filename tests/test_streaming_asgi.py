@@ -9,7 +9,7 @@ import httpx
 import orjson
 
 from app.main import create_app
-from tests.factories import asgi_scope, make_settings
+from tests.factories import asgi_receive, asgi_scope, make_settings
 
 BODY = orjson.dumps({"model": "m", "stream": True, "messages": [{"role": "user", "content": "Hi"}]})
 
@@ -40,15 +40,7 @@ async def call_app(
 
     app = create_app(make_settings(**settings_overrides), transport=httpx.MockTransport(handler))
     sent = [] if sent is None else sent
-    request_sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal request_sent
-        if not request_sent:
-            request_sent = True
-            return {"type": "http.request", "body": BODY, "more_body": False}
-        await asyncio.Event().wait()  # the caller never hangs up
-        raise AssertionError("unreachable")
+    receive = asgi_receive(BODY)  # the caller never hangs up
 
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)

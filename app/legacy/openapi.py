@@ -9,7 +9,7 @@ from typing import Any, NotRequired
 
 from typing_extensions import TypedDict  # pydantic reads only this TypedDict before 3.12
 
-from app.openapi import Responses, error_responses, json_answer, sse_event
+from app.openapi import Responses, error_responses, json_answer, json_object, sse_event
 
 
 class LegacyError(TypedDict):
@@ -126,29 +126,25 @@ IMAGE_ANSWER: dict[str, Any] = {
         "metadata": _METADATA,
     },
 }
-EMBEDDINGS_ANSWER: dict[str, Any] = {
-    "type": "object",
-    "required": ["object", "data", "metadata"],
-    "properties": {
-        "object": {"const": "list"},
-        "data": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["object", "embedding", "index"],
-                "properties": {
-                    "object": {"const": "embedding"},
-                    "embedding": {
-                        "description": "Floats, or base64 of little-endian float32 when asked",
-                        "anyOf": [{"type": "array", "items": {"type": "number"}}, _STRING],
-                    },
-                    "index": {"type": "integer"},
-                },
-            },
+_EMBEDDING = json_object(
+    ["object", "embedding", "index"],
+    {
+        "object": {"const": "embedding"},
+        "embedding": {
+            "description": "Floats, or base64 of little-endian float32 when asked",
+            "anyOf": [{"type": "array", "items": {"type": "number"}}, _STRING],
         },
+        "index": {"type": "integer"},
+    },
+)
+EMBEDDINGS_ANSWER = json_object(
+    ["object", "data", "metadata"],
+    {
+        "object": {"const": "list"},
+        "data": {"type": "array", "items": _EMBEDDING},
         "metadata": _METADATA,
     },
-}
+)
 
 _MODEL_ENTRY = {
     "type": "object",
