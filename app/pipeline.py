@@ -109,6 +109,12 @@ class Call:
         # Set by a stream's relay when it ends; the stream's response then finishes the call.
         self.stream_end: OutcomeKind = "cancelled"
 
+    def take_body(self) -> bytes:
+        """The request body, handed over once: a stream keeps its call for its whole life, and
+        must not keep the prompt with it."""
+        body, self.body = self.body, b""
+        return body
+
     async def admit(self) -> None:
         """The admission stage: every hook may refuse (raise) before anything goes upstream."""
         assert self._pipeline is not None

@@ -193,3 +193,19 @@ async def _call(
 
     await asyncio.wait_for(app(asgi_scope("POST", path, state), receive, send), timeout=5)
     return sent
+
+
+async def test_a_stream_does_not_keep_the_request_body() -> None:
+    calls: list[Call] = []
+
+    def record(call: Call, _outcome: Outcome) -> None:
+        calls.append(call)
+
+    body = {**AI_POSTS["/api/v1/chat/completions"], "stream": True}
+    async with gateway(make_settings(), lambda app: app.state.pipeline.record.append(record)) as (
+        client,
+        _upstream,
+    ):
+        await client.post("/api/v1/chat/completions", json=body, headers=AUTH)
+        await client.post("/api/ai/chat/completion", json={**body, "stream": True}, headers=AUTH)
+    assert [call.body for call in calls] == [b"", b""]

@@ -92,7 +92,7 @@ def read_legacy(call: "Call", model: type[M], precheck: Callable[[Any], None] | 
     a count limit refuses a huge array before pydantic validates (and reports on) every item."""
     settings = call.gateway.settings
     body = load_body(
-        call.body,
+        call.take_body(),
         call.request.headers.get("content-type"),
         max_depth=settings.max_json_depth,
         max_items=settings.max_json_items,

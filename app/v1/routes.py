@@ -52,7 +52,7 @@ async def create_chat_completion(call: Call) -> Response:
     """Chat completions, JSON or Server-Sent Events."""
     gateway = call.gateway
     settings, upstream, shutdown = gateway.settings, gateway.upstream, gateway.shutdown
-    body = parse_object(call.body, settings)
+    body = parse_object(call.take_body(), settings)
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         raise InvalidInputError("`messages` must be a non-empty array.", code="invalid_messages")
     await apply_policy(
@@ -84,7 +84,7 @@ async def create_chat_completion(call: Call) -> Response:
 async def create_embeddings(call: Call) -> Response:
     """Embeddings; base64 answers are encoded here from upstream floats."""
     settings, upstream = call.gateway.settings, call.gateway.upstream
-    body = parse_object(call.body, settings)
+    body = parse_object(call.take_body(), settings)
     check_models(body, settings)
     await call.admit()
     wants_base64 = body.get("encoding_format") == "base64"
