@@ -87,20 +87,30 @@ class Pipeline:
 
 
 class Call:
-    """One authenticated AI call on its way through the stages."""
+    """One authenticated AI call on its way through the stages. It holds no Starlette request:
+    a stream keeps its call for its whole life, and the request (its headers parsed) is not
+    needed after the handler."""
 
-    __slots__ = ("request", "body", "principal", "gateway", "route", "_pipeline", "stream_end")
+    __slots__ = (
+        "content_type",
+        "body",
+        "principal",
+        "gateway",
+        "route",
+        "_pipeline",
+        "stream_end",
+    )
 
     def __init__(
         self,
-        request: Request,
+        content_type: str | None,
         body: bytes,
         principal: Principal,
         gateway: Gateway,
         route: "AiRoute",
         pipeline: Pipeline,
     ) -> None:
-        self.request = request
+        self.content_type = content_type
         self.body = body
         self.principal = principal
         self.gateway = gateway
@@ -179,7 +189,9 @@ def ai_endpoint(route: AiRoute, pipeline: Pipeline, overrides: Mapping[Any, Any]
                 request
             )
             gateway: Gateway = await overrides.get(get_gateway, get_gateway)(request)
-            call = Call(request, await read_body(request), principal, gateway, route, pipeline)
+            body = await read_body(request)
+            content_type = request.headers.get("content-type")
+            call = Call(content_type, body, principal, gateway, route, pipeline)
             response = await until_caller_leaves(request, route.handler(call), path)
         except ClientDisconnect:
             # Gone before the whole body arrived (or cut off by BODY_READ_TIMEOUT_S): nothing

@@ -93,7 +93,7 @@ def read_legacy(call: "Call", model: type[M], precheck: Callable[[Any], None] | 
     settings = call.gateway.settings
     body = load_body(
         call.take_body(),
-        call.request.headers.get("content-type"),
+        call.content_type,
         max_depth=settings.max_json_depth,
         max_items=settings.max_json_items,
     )
