@@ -23,6 +23,7 @@ here too, called with the request.
 """
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -35,6 +36,7 @@ from starlette.responses import Response
 from app.auth import Principal, require_principal
 from app.deps import Gateway, get_gateway
 from app.disconnect import CLIENT_CLOSED_REQUEST, until_caller_leaves
+from app.edge import request_id_var
 from app.errors import (
     JSON_MEDIA_TYPE,
     GatewayError,
@@ -44,6 +46,7 @@ from app.errors import (
 )
 from app.policy import PolicyError
 from app.upstream.failures import UpstreamFailure
+from app.usage import Usage
 
 log = logging.getLogger("app.calls")
 
@@ -99,6 +102,11 @@ class Call:
         "route",
         "_pipeline",
         "stream_end",
+        "request_id",
+        "started_at",
+        "started_monotonic",
+        "requested_model",
+        "usage",
     )
 
     def __init__(
@@ -118,6 +126,13 @@ class Call:
         self._pipeline: Pipeline | None = pipeline
         # Set by a stream's relay when it ends; the stream's response then finishes the call.
         self.stream_end: OutcomeKind = "cancelled"
+        self.request_id = request_id_var.get()
+        self.started_at = time.time()
+        self.started_monotonic = time.monotonic()
+        # What the record stage needs to know: the model asked for (set by the handler once
+        # parsed), and what the upstream reported (app/usage.py).
+        self.requested_model: str | None = None
+        self.usage = Usage()
 
     def take_body(self) -> bytes:
         """The request body, handed over once: a stream keeps its call for its whole life, and

@@ -15,12 +15,19 @@ from app.main import create_app
 
 CHAT_ANSWER = {
     "id": "gen-1",
-    "model": "m",
+    "model": "m-served",
+    "provider": "P",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}],
-    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5, "cost": 0.00042},
 }
 EMBEDDINGS_ANSWER = {"data": [{"embedding": [0.5], "index": 0}], "model": "m"}
-STREAM_ANSWER = b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\ndata: [DONE]\n\n'
+STREAM_ANSWER = (
+    b'data: {"id":"gen-2","model":"m-served","provider":"P","choices":[{"delta":{"content":"Hi"}}]}'
+    b"\n\n"
+    b'data: {"id":"gen-2","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":1,'
+    b'"completion_tokens_details":{"reasoning_tokens":1},"cost":0.0007}}\n\n'
+    b"data: [DONE]\n\n"
+)
 
 
 @dataclass

@@ -209,3 +209,30 @@ async def test_a_stream_does_not_keep_the_request_body() -> None:
         await client.post("/api/v1/chat/completions", json=body, headers=AUTH)
         await client.post("/api/ai/chat/completion", json={**body, "stream": True}, headers=AUTH)
     assert [call.body for call in calls] == [b"", b""]
+
+
+async def test_the_record_stage_gets_what_the_upstream_reported() -> None:
+    seen: list[tuple[str, Any]] = []
+
+    def record(call: Call, outcome: Outcome) -> None:
+        u = call.usage
+        seen.append(
+            (
+                outcome.kind,
+                (call.requested_model, u.served_model, u.provider, u.generation_id),
+                (u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, u.cost_usd),
+                call.request_id != "-" and call.usage.first_token_at is not None,
+            )
+        )
+
+    chat = AI_POSTS["/api/v1/chat/completions"]
+    async with gateway(make_settings(), lambda app: app.state.pipeline.record.append(record)) as (
+        client,
+        _upstream,
+    ):
+        await client.post("/api/v1/chat/completions", json=chat, headers=AUTH)
+        await client.post("/api/ai/chat/completion", json={**chat, "stream": True}, headers=AUTH)
+    assert seen == [
+        ("ok", ("m", "m-served", "P", "gen-1"), (3, 2, None, 0.00042), False),
+        ("ok", ("m", "m-served", "P", "gen-2"), (4, 1, 1, 0.0007), True),
+    ]

@@ -50,6 +50,7 @@ async def create_chat_completion(call: Call) -> Response:
     gateway = call.gateway
     settings, upstream = gateway.settings, gateway.upstream
     chat = read_legacy(call, ChatCompletionRequest, lambda body: _count_messages(body, settings))
+    call.requested_model = chat.model
     if settings.log_prompts:
         log.info("prompt: %s", orjson.dumps(chat.model_dump(by_alias=True)).decode())
     try:
@@ -72,6 +73,7 @@ async def create_chat_completion(call: Call) -> Response:
     if chat.stream:
         return sse_response(legacy_relay(upstream, body, gateway.shutdown, call), settings, call)
     answer, headers = await upstream.send_json("chat/completions", body)
+    call.usage.read_answer(answer)
     check_choices(answer, settings.openrouter_api_key.get_secret_value())
     return json_response(from_upstream_chat(answer, body["model"]), generation_header(headers))
 
@@ -81,6 +83,7 @@ async def create_image(call: Call) -> Response:
     gateway = call.gateway
     settings = gateway.settings
     image = read_legacy(call, ImageGenerationRequest)
+    call.requested_model = image.model
     body = to_upstream_image(image)
     await apply_policy(
         body, user_id=call.principal.id, settings=settings, assets=gateway.assets, surface="legacy"
@@ -89,6 +92,7 @@ async def create_image(call: Call) -> Response:
     answer, headers = await gateway.upstream.send_json(
         "chat/completions", body, timeout_s=settings.image_upstream_timeout_s
     )
+    call.usage.read_answer(answer)
     return json_response(from_upstream_image(answer, image.model), generation_header(headers))
 
 
@@ -96,11 +100,13 @@ async def create_embeddings(call: Call) -> Response:
     """Embed a string or a list of strings (floats upstream, base64 made here)."""
     gateway = call.gateway
     embeddings = read_legacy(call, EmbeddingsRequest)
+    call.requested_model = embeddings.model
     check_models({"model": embeddings.model}, gateway.settings)
     await call.admit()
     answer, headers = await gateway.upstream.send_json(
         "embeddings", to_upstream_embeddings(embeddings)
     )
+    call.usage.read_answer(answer)
     try:
         result = from_upstream_embeddings(answer, embeddings.encoding_format)
     except ValueError as err:

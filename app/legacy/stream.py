@@ -125,5 +125,5 @@ def legacy_relay(
         shutdown,
         LegacyTranslator(),
         upstream.settings.openrouter_api_key.get_secret_value(),
-        ending.end_stream,
+        ending,
     )

@@ -22,6 +22,7 @@ from app.streams.clock import FAULT_PREFIX, ShutdownCoordinator, StreamClock
 from app.streams.decoder import SSEDecoder, SSEEvent
 from app.streams.response import EventStream
 from app.upstream.failures import UpstreamFailure, inband_failure
+from app.usage import Usage
 
 log = logging.getLogger("app.streams.relay")
 
@@ -113,14 +114,16 @@ async def relay(
     shutdown: ShutdownCoordinator,
     translator: StreamTranslator,
     secret: str,
-    on_end: Callable[[StreamEnd], None] | None = None,
+    ending: "Ending | None" = None,
 ) -> AsyncIterator[bytes]:
     """The one relay loop both surfaces use; only the translator differs. `secret` is the key,
-    scrubbed from an upstream error before the translator sees it; `on_end` learns how the
-    stream ended (a stream whose caller left never gets that far: "cancelled")."""
+        scrubbed from an upstream error before the translator sees it; `ending` reads every chunk's
+    usage as it passes and learns how the
+        stream ended (a stream whose caller left never gets that far: "cancelled")."""
     shutdown.track(clock)
     resp: httpx.Response | None = None
     end: StreamEnd = "cancelled"
+    read_chunk = ending.usage.read_chunk if ending is not None else None
     try:
         try:
             async with asyncio.timeout_at(clock.deadline()):
@@ -151,6 +154,8 @@ async def relay(
                         out.append(translator.failure(inband_failure(chunk, secret)))
                         yield b"".join(out)
                         return
+                    if read_chunk is not None:
+                        read_chunk(chunk)
                     out.extend(translator.chunk(chunk, event.data))
             except StreamFault as fault:
                 end = "stream_error"
@@ -170,8 +175,8 @@ async def relay(
         yield translator.fault(fault.message)
     finally:
         shutdown.forget(clock)
-        if on_end is not None:
-            on_end(end)
+        if ending is not None:
+            ending.end_stream(end)
         if resp is not None:
             with anyio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
                 await resp.aclose()
@@ -186,9 +191,12 @@ SSE_HEADERS = (
 
 
 class Ending(Protocol):
-    """Who hears how a stream ended (the pipeline's call): `end_stream` from the relay, then
-    `close_stream` once the response is over, whatever happened."""
+    """Who hears how a stream went (the pipeline's call): its `usage` reads each chunk,
+    `end_stream` comes from the relay, then `close_stream` once the response is over, whatever
+    happened."""
 
+    @property
+    def usage(self) -> Usage: ...
     def end_stream(self, kind: StreamEnd) -> None: ...
     def close_stream(self) -> None: ...
 

@@ -53,6 +53,7 @@ async def create_chat_completion(call: Call) -> Response:
     gateway = call.gateway
     settings, upstream, shutdown = gateway.settings, gateway.upstream, gateway.shutdown
     body = parse_object(call.take_body(), settings)
+    call.requested_model = model if isinstance(model := body.get("model"), str) else None
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         raise InvalidInputError("`messages` must be a non-empty array.", code="invalid_messages")
     await apply_policy(
@@ -75,9 +76,10 @@ async def create_chat_completion(call: Call) -> Response:
             return resp
 
         secret = settings.openrouter_api_key.get_secret_value()
-        events = relay(opened, clock, shutdown, OpenAITranslator(), secret, call.end_stream)
+        events = relay(opened, clock, shutdown, OpenAITranslator(), secret, call)
         return sse_response(events, settings, call, headers=headers)
-    _payload, content, answer_headers = await upstream.send("chat/completions", body)
+    payload, content, answer_headers = await upstream.send("chat/completions", body)
+    call.usage.read_answer(payload)
     return Response(content, media_type=JSON_MEDIA_TYPE, headers=generation_header(answer_headers))
 
 
@@ -85,12 +87,14 @@ async def create_embeddings(call: Call) -> Response:
     """Embeddings; base64 answers are encoded here from upstream floats."""
     settings, upstream = call.gateway.settings, call.gateway.upstream
     body = parse_object(call.take_body(), settings)
+    call.requested_model = model if isinstance(model := body.get("model"), str) else None
     check_models(body, settings)
     await call.admit()
     wants_base64 = body.get("encoding_format") == "base64"
     body["encoding_format"] = "float"
     body["user"] = call.principal.id
     payload, content, upstream_headers = await upstream.send("embeddings", body)
+    call.usage.read_answer(payload)
     headers = generation_header(upstream_headers)
     data = payload.get("data")
     if not isinstance(data, list) or not data:
