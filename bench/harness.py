@@ -55,6 +55,13 @@ class Mode:
 
 
 FULL = Mode(2, 6, 16, 1000, 4, LEVELS, SLOW_MODEL)
+# What each stage costs: the gateway again with one setting changed, on the scenarios that show
+# it (the usage ledger writes a row per call; by default to SQLite under DATA_DIR).
+VARIANTS: dict[str, dict[str, str]] = {
+    "ledger off": {"LEDGER_ENABLED": "false"},
+    "ledger on, PostgreSQL": {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"},
+}
+VARIANT_SCENARIOS = ("legacy_json", "legacy_stream", "v1_json")
 QUICK = Mode(1, 2, 16, 200, 2, [100, 300], "mock/text?tokens=5&tpot_ms=1000")
 
 
@@ -130,10 +137,18 @@ def run(args: argparse.Namespace, results: Results) -> None:
             gateway = start_gateway(workdir, mock, SECRET)
             started.append(gateway)
             wanted = ["mock", "nginx"] + (["litellm"] if venv is not None else [])
-            measure_all(Bench(mode, workdir, results), targets, gateway, wanted)
+            bench = Bench(mode, workdir, results)
+            measure_all(bench, targets, gateway, wanted)
             token = user_token(SECRET)
             found = streams.measure(gateway, token, mode.levels, mode.slow_model)
             results.streams, results.streams_skipped = found
+            gateway.stop()
+            for label, env in VARIANTS.items():
+                variant = _optional(label, _variant_starter(workdir, mock, label, env), results)
+                if variant is not None:
+                    started.append(variant)
+                    measure_variant(bench, mock, variant, label)
+                    variant.stop()
         finally:
             for server in reversed(started):
                 server.stop()
@@ -175,6 +190,21 @@ def measure_all(
         )
         cpu = {name: server.pids}
         r.sequential[name] = bench.load(url, body, auth_for, cpu, sequential=True)
+
+
+def _variant_starter(
+    workdir: Path, mock: Server, label: str, env: dict[str, str]
+) -> Callable[[], Server]:
+    return lambda: start_gateway(workdir, mock, SECRET, env, label)
+
+
+def measure_variant(bench: Bench, mock: Server, gateway: Server, label: str) -> None:
+    auth = headers(user_token(SECRET))
+    row = bench.results.variants[label] = {}
+    for s in SCENARIOS:
+        if s.key in VARIANT_SCENARIOS:
+            cpu = {"gateway": gateway.pids, "mock": mock.pids}
+            row[s.key] = bench.load(f"{gateway.url}{s.path}", s.body, auth, cpu)
 
 
 def config(mode: Mode, seed: int, nofile: int) -> dict[str, object]:

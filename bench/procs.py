@@ -132,7 +132,13 @@ def start_mock_server(seed: int) -> Server:
     return Server("mock", start_mock(seed=seed, bench=True))
 
 
-def start_gateway(workdir: Path, mock: Server, secret: str) -> Server:
+def start_gateway(
+    workdir: Path,
+    mock: Server,
+    secret: str,
+    extra_env: Mapping[str, str] | None = None,
+    name: str = "gateway",
+) -> Server:
     port = free_port()
     env = {
         **os.environ,
@@ -142,9 +148,11 @@ def start_gateway(workdir: Path, mock: Server, secret: str) -> Server:
         "JWT_SECRET": secret,
         "LOG_LEVEL": "warning",
         "UPSTREAM_MAX_CONNECTIONS": str(GATEWAY_POOL),
+        **(extra_env or {}),
     }
     cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]
-    return launch("gateway", cmd, port, workdir / "gateway.log", "/healthz", env)
+    log = workdir / f"{name.replace(' ', '-').replace(',', '')}.log"
+    return launch("gateway", cmd, port, log, "/healthz", env)
 
 
 NGINX_CONF = """\

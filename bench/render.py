@@ -43,6 +43,16 @@ def markdown(r: Results) -> str:
         "",
         *report.scenario_table(r),
         "",
+        *(
+            [
+                "## Stages on and off (the same gateway, one setting changed, same run)",
+                "",
+                *report.variant_table(r),
+                "",
+            ]
+            if r.variants
+            else []
+        ),
         "## CPU ratios",
         "",
         *report.ratio_table(r),
@@ -85,6 +95,10 @@ def from_json(raw: dict[str, Any]) -> Results:
         for s in raw["scenarios"]
     ]
     r.sequential = {target: _measured(m) for target, m in raw["sequential"].items()}
+    r.variants = {
+        name: {key: _measured(m) for key, m in row.items()}
+        for name, row in raw.get("variants", {}).items()
+    }
     r.streams, r.streams_skipped = raw["streams"], raw["streams_skipped"]
     r.notes, r.seconds = raw["notes"], raw.get("seconds", 0)
     return r
