@@ -2,7 +2,10 @@
 
 Dispatch follows the InsForge backend (tests/test_auth.py pins it) by the credential's
 shape, never by falling back after a failure: `ik_…` bearer or any `x-api-key` → admin API
-key; `anon_…` bearer → anon key; anything else → an HS256 JWT. Algorithms are pinned to HS256,
+key; `anon_…` bearer → anon key; anything else → an HS256 JWT. One improvement on the legacy
+backend: an `x-api-key` holding the anon key beside a bearer credential is left aside, and the
+bearer decides (the legacy backend answered 401 `AUTH_INVALID_API_KEY`; the Python SDK sends
+both). Algorithms are pinned to HS256,
 so `alg:none`, HS384/512 and an RS256 header are refused. One deliberate change from the legacy
 API: anonymous callers are refused on AI routes unless AI_ALLOW_ANON is set, because the anon
 key ships in browser bundles.
@@ -120,16 +123,21 @@ def _numeric_date(value: object) -> float | None:
     return seconds if math.isfinite(seconds) else None
 
 
-def _api_key(request: Request, bearer: str | None) -> str | None:
-    """`Bearer ik_…`, else any `x-api-key` header (the legacy `extractApiKey`)."""
+def _api_key(request: Request, bearer: str | None, settings: Settings) -> str | None:
+    """`Bearer ik_…`, else any `x-api-key` header (the legacy `extractApiKey`), except the
+    public anon key beside a bearer credential: the Python SDK sends its project key in
+    `x-api-key` on every call, and the user's token beside it, so the token decides."""
     if bearer is not None and bearer.startswith("ik_"):
         return bearer
-    return request.headers.get("x-api-key")
+    key = request.headers.get("x-api-key")
+    if key is not None and bearer is not None and _same(key, settings.anon_key_value):
+        return None
+    return key
 
 
 def authenticate(request: Request, settings: Settings) -> Principal:
     bearer = _bearer(request)
-    api_key = _api_key(request, bearer)
+    api_key = _api_key(request, bearer, settings)
     if api_key is not None:
         if not _same(api_key, settings.api_key_value):
             raise AuthError(
@@ -170,7 +178,7 @@ async def require_admin(request: Request) -> Principal:
     """The admin API key or a `project_admin` JWT, answered as the legacy `verifyAdmin` did."""
     settings = gateway_of(request).settings
     bearer = _bearer(request)
-    if _api_key(request, bearer) is None:
+    if _api_key(request, bearer, settings) is None:
         if bearer is None:
             raise AuthError(
                 "No admin token provided", code="AUTH_INVALID_CREDENTIALS", next_actions=CHECK_TOKEN

@@ -1,4 +1,5 @@
-"""`ai-gateway`: run the gateway with uvicorn on HOST/PORT.
+"""`ai-gateway`: run the gateway with uvicorn on HOST/PORT (the usage ledger's migrations are
+applied first, by the app's start-up); `ai-gateway migrate` applies only those, and exits.
 
 `--mock-upstream` starts the mock OpenRouter as a child process and points the gateway at it,
 so a newcomer gets real answers with no key and no network; it then also mints a throwaway
@@ -21,6 +22,7 @@ from jose import jwt
 
 from app.config import get_settings
 from app.http_protocol import bounded_protocol
+from app.ledger.migrate import migrate_database
 from app.main import create_app, load_settings
 from app.streams.clock import ShutdownCoordinator
 
@@ -84,10 +86,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mock-upstream", action="store_true", help="serve from a local mock")
     parser.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: PORT or 8080)")
+    commands = parser.add_subparsers(dest="command", metavar="{migrate}")
+    commands.add_parser(
+        "migrate", help="apply the usage ledger's migrations and exit (serving applies them too)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # httpx logs every request at INFO: a log line per upstream call is noise and CPU.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.command == "migrate":
+        asyncio.run(migrate_database(load_settings()))
+        return
 
     mock = None
     if args.mock_upstream:

@@ -115,6 +115,17 @@ class Settings(BaseSettings):
     upstream_retry_base_s: float = Field(default=0.5, ge=0)
     upstream_retry_after_cap_s: float = Field(default=10.0, ge=0)
 
+    # The usage ledger (app/ledger/): one row per AI call. Unset DATABASE_URL means an SQLite
+    # file under DATA_DIR; `postgresql://…` uses PostgreSQL. Rows wait in a bounded queue (past
+    # it they are dropped and counted) and are written in batches of LEDGER_BATCH_SIZE or
+    # every LEDGER_FLUSH_S seconds, whichever comes first.
+    database_url: str | None = None
+    data_dir: str = "./data"
+    ledger_enabled: bool = True
+    ledger_queue_max: int = Field(default=10_000, gt=0)
+    ledger_batch_size: int = Field(default=500, gt=0)
+    ledger_flush_s: float = Field(default=1.0, gt=0)
+
     @field_validator(
         "cors_origins",
         "allowed_models",
@@ -126,6 +137,16 @@ class Settings(BaseSettings):
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme = value.partition("://")[0].partition("+")[0]
+        if scheme not in ("postgresql", "postgres", "sqlite"):
+            raise ValueError("DATABASE_URL must start with postgresql:// or sqlite://")
         return value
 
     @model_validator(mode="after")

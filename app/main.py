@@ -8,7 +8,7 @@ variable, not a traceback.
 
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -32,6 +32,7 @@ from app.errors import (
     handle_gateway_error,
     unexpected_error_response,
 )
+from app.ledger.service import running_ledger
 from app.openapi import ai_openapi_extra, ai_responses, complete_openapi
 from app.pipeline import Endpoint, Pipeline, ai_endpoint
 from app.routes import AI_ROUTES, ROUTERS
@@ -131,11 +132,18 @@ def create_app(
     shutdown = ShutdownCoordinator(settings.shutdown_grace_s)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         assets = AssetResolver(settings)
         try:
-            upstream_transport = transport or build_transport(settings)
-            async with build_client(settings, upstream_transport) as client:
+            async with AsyncExitStack() as stack:
+                if settings.ledger_enabled:
+                    # Migrated before the first request; its writer outlives every call, so
+                    # the last rows are written after the server has stopped taking calls.
+                    app.state.ledger = await stack.enter_async_context(
+                        running_ledger(settings, pipeline)
+                    )
+                upstream_transport = transport or build_transport(settings)
+                client = await stack.enter_async_context(build_client(settings, upstream_transport))
                 upstream = UpstreamClient(client, settings, upstream_transport)
                 catalog = ModelCatalog(upstream, settings.models_cache_ttl_s)
                 yield {"gateway": Gateway(settings, upstream, shutdown, catalog, assets)}

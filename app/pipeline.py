@@ -96,6 +96,7 @@ class Call:
 
     __slots__ = (
         "content_type",
+        "user_agent",
         "body",
         "principal",
         "gateway",
@@ -117,8 +118,11 @@ class Call:
         gateway: Gateway,
         route: "AiRoute",
         pipeline: Pipeline,
+        user_agent: str | None = None,
     ) -> None:
         self.content_type = content_type
+        # Some answers differ for one client, named by it (app/legacy/clients.py).
+        self.user_agent = user_agent
         self.body = body
         self.principal = principal
         self.gateway = gateway
@@ -206,7 +210,8 @@ def ai_endpoint(route: AiRoute, pipeline: Pipeline, overrides: Mapping[Any, Any]
             gateway: Gateway = await overrides.get(get_gateway, get_gateway)(request)
             body = await read_body(request)
             content_type = request.headers.get("content-type")
-            call = Call(content_type, body, principal, gateway, route, pipeline)
+            user_agent = request.headers.get("user-agent")
+            call = Call(content_type, body, principal, gateway, route, pipeline, user_agent)
             response = await until_caller_leaves(request, route.handler(call), path)
         except ClientDisconnect:
             # Gone before the whole body arrived (or cut off by BODY_READ_TIMEOUT_S): nothing

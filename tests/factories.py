@@ -24,6 +24,8 @@ def make_settings(**overrides: Any) -> Settings:
         "access_api_key": API_KEY,
         "upstream_retry_base_s": 0.01,
         "upstream_connect_timeout_s": 2.0,
+        # Off unless a test is about it: no database file per app (tests/test_ledger.py).
+        "ledger_enabled": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -14,7 +14,17 @@ READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 ROOT = Path(__file__).resolve().parent.parent
 # The test's own environment must not configure the gateway: only what a test passes does.
-OWN_PREFIXES = ("OPENROUTER_", "ACCESS_", "AI_", "MAX_", "UPSTREAM_", "CORS_")
+OWN_PREFIXES = (
+    "OPENROUTER_",
+    "ACCESS_",
+    "AI_",
+    "MAX_",
+    "UPSTREAM_",
+    "CORS_",
+    "LEDGER_",
+    "DATABASE_URL",
+    "DATA_DIR",
+)
 
 
 def gateway_env(upstream_url: str, **env: str) -> dict[str, str]:
@@ -27,6 +37,8 @@ def gateway_env(upstream_url: str, **env: str) -> dict[str, str]:
         "ACCESS_API_KEY": API_KEY,
         "UPSTREAM_RETRY_BASE_S": "0.01",
         "LOG_LEVEL": "warning",
+        # Off unless a test is about it: processes would share one ./data/ledger.db.
+        "LEDGER_ENABLED": "false",
         **env,
     }
 

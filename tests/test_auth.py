@@ -11,10 +11,17 @@ import orjson
 import pytest
 from starlette.requests import Request
 
-from app.auth import _verified, authenticate, require_principal, verify_token
+from app.auth import _verified, authenticate, require_admin, require_principal, verify_token
 from app.config import Settings
 from app.errors import AuthError, GatewayError, legacy_body
-from tests.factories import API_KEY, JWT_SECRET, legacy_anon_jwt, make_settings, make_token
+from tests.factories import (
+    ANON_KEY,
+    API_KEY,
+    JWT_SECRET,
+    legacy_anon_jwt,
+    make_settings,
+    make_token,
+)
 from tests.inprocess import gateway
 
 SETTINGS = make_settings()
@@ -212,3 +219,39 @@ def test_cached_verification_still_expires() -> None:
     other = make_settings(jwt_secret="a-different-secret-0123456789")
     with pytest.raises(GatewayError):
         verify_token(make_token("u-x"), other)  # a cached entry is per secret
+
+
+def test_the_anon_key_in_x_api_key_leaves_the_bearer_to_decide() -> None:
+    """The Python SDK sends its project key in x-api-key and the user's token beside it."""
+    user = authenticate(
+        request_with({"x-api-key": ANON_KEY, "Authorization": f"Bearer {make_token('u-7')}"}),
+        SETTINGS,
+    )
+    assert (user.id, user.kind) == ("u-7", "user")
+    anon = authenticate(
+        request_with({"x-api-key": ANON_KEY, "Authorization": f"Bearer {ANON_KEY}"}), SETTINGS
+    )
+    assert anon.kind == "anon"
+    expired = make_token(expires_in=-10)
+    assert failure({"x-api-key": ANON_KEY, "Authorization": f"Bearer {expired}"}) == INVALID_TOKEN
+    # Alone, the anon key is still no API key; and the admin key still wins over a token.
+    assert orjson.loads(failure({"x-api-key": ANON_KEY}))["error"] == "AUTH_INVALID_API_KEY"
+    admin = authenticate(
+        request_with({"x-api-key": API_KEY, "Authorization": f"Bearer {make_token()}"}), SETTINGS
+    )
+    assert admin.kind == "admin"
+
+
+def test_admin_routes_with_the_anon_key_in_x_api_key_go_by_the_token() -> None:
+    def admin(headers: dict[str, str]) -> object:
+        return asyncio.run(require_admin(request_with(headers)))
+
+    admin_jwt = make_token("local:admin", role="project_admin")
+    principal = admin({"x-api-key": ANON_KEY, "Authorization": f"Bearer {admin_jwt}"})
+    assert getattr(principal, "kind", None) == "admin"
+    with pytest.raises(GatewayError) as caught:
+        admin({"x-api-key": ANON_KEY, "Authorization": f"Bearer {make_token()}"})
+    assert (caught.value.status_code, caught.value.message) == (403, "Admin access required")
+    with pytest.raises(GatewayError) as caught:
+        admin({"x-api-key": ANON_KEY})
+    assert caught.value.code == "AUTH_INVALID_API_KEY"

@@ -212,7 +212,7 @@ async def test_a_stream_does_not_keep_the_request_body() -> None:
 
 
 async def test_the_record_stage_gets_what_the_upstream_reported() -> None:
-    seen: list[tuple[str, Any]] = []
+    seen: list[tuple[Any, ...]] = []
 
     def record(call: Call, outcome: Outcome) -> None:
         u = call.usage
@@ -236,3 +236,22 @@ async def test_the_record_stage_gets_what_the_upstream_reported() -> None:
         ("ok", ("m", "m-served", "P", "gen-1"), (3, 2, None, 0.00042), False),
         ("ok", ("m", "m-served", "P", "gen-2"), (4, 1, 1, 0.0007), True),
     ]
+
+
+async def test_a_legacy_stream_refused_after_validation_is_recorded_as_refused() -> None:
+    outcomes: list[tuple[str, int]] = []
+
+    def record(_call: Call, outcome: Outcome) -> None:
+        outcomes.append((outcome.kind, outcome.status))
+
+    settings = make_settings(allowed_models=["openai/*"])
+    body = {**AI_POSTS["/api/ai/chat/completion"], "stream": True}
+    async with gateway(settings, lambda app: app.state.pipeline.record.append(record)) as (
+        client,
+        upstream,
+    ):
+        resp = await client.post("/api/ai/chat/completion", json=body, headers=AUTH)
+    assert resp.status_code == 200  # the legacy route answers this refusal as an SSE event
+    assert b'"error":true' in resp.content
+    assert outcomes == [("refused", 200)]
+    assert upstream.bodies == []

@@ -119,11 +119,18 @@ IMAGE_ANSWER: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"type": {"const": "imageUrl"}, "imageUrl": _STRING},
+                "description": "`{type:'image_url', image_url:{url}}` to the Python SDK",
+                "properties": {
+                    "type": {"enum": ["imageUrl", "image_url"]},
+                    "imageUrl": _STRING,
+                    "image_url": {"type": "object", "properties": {"url": _STRING}},
+                },
             },
         },
         "text": _STRING,
         "metadata": _METADATA,
+        "model": {**_STRING, "description": "Python SDK only"},
+        "count": {"type": "integer", "description": "Python SDK only"},
     },
 }
 _EMBEDDING = json_object(
@@ -170,8 +177,27 @@ _KEY_STATUS = {
         "maskedKey": {"type": "string", "description": "At most `sk-or-v1` and the last 4"},
     },
 }
+_SDK_GROUP = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "provider": {"const": "openrouter"},
+            "configured": {"type": "boolean"},
+            "models": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+}
+_SDK_MODELS = {
+    "type": "object",
+    "description": "To `User-Agent: InsForge-Python/…` only: OpenRouter's entries by output",
+    "properties": {"text": _SDK_GROUP, "image": _SDK_GROUP},
+}
 MODELS: Responses = {
-    200: json_answer({"type": "array", "items": _MODEL_ENTRY}, "The catalog, legacy shape."),
+    200: json_answer(
+        {"anyOf": [{"type": "array", "items": _MODEL_ENTRY}, _SDK_MODELS]},
+        "The catalog: the legacy list, or the Python SDK's groups.",
+    ),
     **error_responses(
         LegacyError,
         {
@@ -201,5 +227,29 @@ KEY_STATUS: Responses = {
     200: json_answer(_KEY_STATUS, "The key's masked status."),
     **error_responses(
         LegacyError, {400: "INVALID_INPUT: not a supported provider", **_ADMIN_AUTH_ERRORS}
+    ),
+}
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+CREDITS: Responses = {
+    200: json_answer(
+        json_object(
+            ["usage", "limit", "remaining"],
+            {
+                "usage": {"type": "number", "description": "USD used by the key, all time"},
+                "limit": {**_NUMBER_OR_NULL, "description": "USD; null when unlimited"},
+                "remaining": {**_NUMBER_OR_NULL, "description": "USD; null when unlimited"},
+                "credits": {**_NUMBER_OR_NULL, "description": "Python SDK only: the limit"},
+            },
+        ),
+        "The OpenRouter key's credits (its `GET /key`).",
+    ),
+    **error_responses(
+        LegacyError,
+        {
+            **_ADMIN_AUTH_ERRORS,
+            402: "BILLING_INSUFFICIENT_BALANCE",
+            502: "AI_UPSTREAM_UNAVAILABLE: the upstream failed or could not be reached",
+            504: "AI_UPSTREAM_UNAVAILABLE: the upstream did not answer in time",
+        },
     ),
 }

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from app.config import Settings
 from app.errors import InvalidInputError, UpstreamError
 from app.legacy.body import read_legacy
+from app.legacy.clients import is_python_sdk
 from app.legacy.errors import legacy_refusal
 from app.legacy.media import (
     from_upstream_embeddings,
@@ -22,10 +23,11 @@ from app.legacy.media import (
     to_upstream_embeddings,
     to_upstream_image,
 )
+from app.legacy.python_sdk import sdk_image
 from app.legacy.schemas import ChatCompletionRequest, EmbeddingsRequest, ImageGenerationRequest
 from app.legacy.stream import error_frame, legacy_relay
 from app.legacy.translate import from_upstream_chat, to_upstream_chat
-from app.pipeline import Call, generation_header, json_response
+from app.pipeline import Call, Outcome, generation_header, json_response
 from app.policy import PolicyError, apply_policy, check_message_count, check_models
 from app.streams.relay import sse_response
 from app.upstream.failures import check_choices
@@ -67,6 +69,7 @@ async def create_chat_completion(call: Call) -> Response:
         # or a model that is not enabled are events there. Our own limits and the asset policy
         # answer before the stream, like validation.
         if chat.stream and (isinstance(err, InvalidInputError) or err.rule == "model"):
+            call.finish(Outcome("refused", 200))  # a 200 stream, but the call was refused
             return sse_response(single_event(error_frame(err.message)), settings)
         raise legacy_refusal(err) if isinstance(err, PolicyError) else err from None
     await call.admit()
@@ -93,7 +96,10 @@ async def create_image(call: Call) -> Response:
         "chat/completions", body, timeout_s=settings.image_upstream_timeout_s
     )
     call.usage.read_answer(answer)
-    return json_response(from_upstream_image(answer, image.model), generation_header(headers))
+    result = from_upstream_image(answer, image.model)
+    if is_python_sdk(call.user_agent):
+        result = sdk_image(result)
+    return json_response(result, generation_header(headers))
 
 
 async def create_embeddings(call: Call) -> Response:

@@ -1,0 +1,8 @@
+"""The usage ledger: one row per AI call, written off the request path.
+
+schema.py      the `ai_calls` table (SQLAlchemy Core)
+database.py    the engine from Settings: SQLite under DATA_DIR, or DATABASE_URL
+migrate.py     Alembic, run from the package (so an installed wheel can run it)
+writer.py      the bounded queue and the batched background writer
+record.py      the pipeline's record hook that turns a call into a queued row
+"""

@@ -1,0 +1,35 @@
+"""The ledger's database from Settings: an SQLite file under DATA_DIR unless DATABASE_URL names
+another; `postgresql://` (or `postgres://`) is PostgreSQL through asyncpg."""
+
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.config import Settings
+
+SQLITE_FILE = "ledger.db"
+
+
+def database_url(settings: Settings) -> str:
+    """The SQLAlchemy async URL; creates DATA_DIR (or the SQLite file's folder) if missing."""
+    raw = settings.database_url
+    if raw is None:
+        data_dir = Path(settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{data_dir / SQLITE_FILE}"
+    scheme, _, rest = raw.partition("://")
+    base = scheme.partition("+")[0]
+    if base in ("postgresql", "postgres"):
+        return f"postgresql+asyncpg://{rest}"
+    url = f"sqlite+aiosqlite://{rest}"
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    # pool_pre_ping: after a database outage, a pooled connection is dead; find out before
+    # a batch is sent on it rather than losing a round of retries to it.
+    return create_async_engine(database_url(settings), pool_pre_ping=True)

@@ -1,0 +1,51 @@
+"""The ledger's one table. Nothing in it is prompt or completion text.
+
+`cost_usd` is a double: it is OpenRouter's `usage.cost` exactly as the JSON number arrived
+(already a float when parsed), and SQLite has no exact decimal type to keep it in anyway.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+metadata = MetaData()
+
+ai_calls = Table(
+    "ai_calls",
+    metadata,
+    # BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("request_id", String(128)),
+    Column("generation_id", String(255)),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("auth_kind", String(16), nullable=False),  # user, anon or admin
+    Column("surface", String(16), nullable=False),  # legacy (/api/ai/) or v1 (/api/v1/)
+    Column("route", String(128), nullable=False),
+    Column("requested_model", String(255)),
+    Column("served_model", String(255)),
+    Column("provider", String(255)),
+    Column("status", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("reasoning_tokens", Integer),
+    Column("cached_tokens", Integer),
+    Column("image_count", Integer),
+    Column("cost_usd", Double),
+    Column("latency_ms", Integer, nullable=False),
+    Column("ttft_ms", Integer),
+    Column("config_id", String(64)),
+    Index("ix_ai_calls_started_at", "started_at"),
+    Index("ix_ai_calls_user_id", "user_id"),
+    Index("ix_ai_calls_generation_id", "generation_id"),
+)

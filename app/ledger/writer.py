@@ -1,0 +1,143 @@
+"""The batched background writer: rows wait in a bounded queue and are inserted in batches.
+
+The request path only appends a tuple (`put`), so the ledger costs it no I/O and almost no CPU.
+One task writes: a batch when `batch_size` rows wait, or whatever waits every `flush_s`. When
+the database is down the batch stays queued and is retried with backoff; the queue's bound
+caps the memory an outage can take, and rows past it are dropped, counted (`dropped`) and
+named in a warning, never silently. `stop` writes what is queued, within a bounded wait.
+"""
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.ledger.schema import ai_calls
+
+log = logging.getLogger("app.ledger")
+
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 30.0
+# A database that accepts the connection and then says nothing must not stall the writer.
+WRITE_TIMEOUT_S = 30.0
+# Shutdown waits this long for the last rows (SIGTERM gives the process more than this).
+SHUTDOWN_FLUSH_S = 5.0
+
+Row = tuple[Any, ...]
+ToValues = Callable[[Row], Mapping[str, Any]]
+
+
+class LedgerWriter:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        to_values: ToValues,
+        *,
+        queue_max: int,
+        batch_size: int,
+        flush_s: float,
+        retry_first_s: float = RETRY_FIRST_S,
+        retry_max_s: float = RETRY_MAX_S,
+    ) -> None:
+        self._engine = engine
+        self._to_values = to_values
+        self._rows: deque[Row] = deque()
+        self._queue_max = queue_max
+        self._batch_size = batch_size
+        self._flush_s = flush_s
+        self._retry_first_s = retry_first_s
+        self._retry_max_s = retry_max_s
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._failing = False
+        self._task: asyncio.Task[None] | None = None
+        self.written = 0
+        self.dropped = 0
+        self._dropped_reported = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._rows)
+
+    def put(self, row: Row) -> None:
+        """Queue one row (the request path: no I/O, no waiting)."""
+        rows = self._rows
+        if len(rows) >= self._queue_max:
+            self.dropped += 1
+            return
+        rows.append(row)
+        if len(rows) == self._batch_size:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ledger-writer")
+
+    async def stop(self, wait_s: float = SHUTDOWN_FLUSH_S) -> None:
+        """Write what is queued, waiting at most `wait_s`; what is left then is counted."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, wait_s)
+            except TimeoutError:
+                left = len(self._rows)
+                self._rows.clear()
+                self.dropped += left
+                log.warning("ledger: database unavailable at shutdown; %d call rows lost", left)
+                self._dropped_reported = self.dropped
+        self._report_drops()
+
+    async def _run(self) -> None:
+        while not self._closing:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._flush_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self._drain()
+        await self._drain()
+
+    async def _drain(self) -> None:
+        backoff = self._retry_first_s
+        while self._rows:
+            self._report_drops()
+            batch = list(itertools.islice(self._rows, self._batch_size))
+            try:
+                await self._insert(batch)
+            except Exception as err:  # any database failure: the rows wait and are retried
+                if not self._failing:
+                    self._failing = True
+                    log.warning(
+                        "ledger: cannot write (%s: %s); %d call rows wait, retrying",
+                        type(err).__name__,
+                        str(err).splitlines()[0][:200] if str(err) else "",
+                        len(self._rows),
+                    )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._retry_max_s)
+                continue
+            for _ in batch:
+                self._rows.popleft()
+            self.written += len(batch)
+            backoff = self._retry_first_s
+            if self._failing:
+                self._failing = False
+                log.warning("ledger: database back; writing the %d waiting rows", len(self._rows))
+        self._report_drops()
+
+    async def _insert(self, batch: list[Row]) -> None:
+        values = [self._to_values(row) for row in batch]
+        async with asyncio.timeout(WRITE_TIMEOUT_S), self._engine.begin() as connection:
+            await connection.execute(ai_calls.insert(), values)
+
+    def _report_drops(self) -> None:
+        new = self.dropped - self._dropped_reported
+        if new:
+            self._dropped_reported = self.dropped
+            log.warning(
+                "ledger: queue full (%d rows waiting); dropped %d call rows", self._queue_max, new
+            )
