@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     ledger_queue_max: int = Field(default=10_000, gt=0)
     ledger_batch_size: int = Field(default=500, gt=0)
     ledger_flush_s: float = Field(default=1.0, gt=0)
+    # Legacy chat and image calls need an active AI configuration for their model (as the
+    # legacy backend required); the configurations live in the ledger's database.
+    ai_require_config: bool = False
 
     @field_validator(
         "cors_origins",
@@ -157,6 +160,8 @@ class Settings(BaseSettings):
         ):
             if _is_placeholder(secret.get_secret_value()):
                 raise ValueError(f"{env_name} is empty or a placeholder; set it to a real value")
+        if self.ai_require_config and not self.ledger_enabled:
+            raise ValueError("AI_REQUIRE_CONFIG needs the ledger's database: set LEDGER_ENABLED")
         parts = urlsplit(self.openrouter_base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("OPENROUTER_BASE_URL must be an absolute http(s) URL")

@@ -16,6 +16,7 @@ from app.config import Settings
 
 if TYPE_CHECKING:
     from app.assets.resolver import AssetResolver
+    from app.ledger.configurations import ConfigStore
     from app.streams.clock import ShutdownCoordinator
     from app.upstream.catalog import ModelCatalog
     from app.upstream.client import UpstreamClient
@@ -28,6 +29,8 @@ class Gateway:
     shutdown: "ShutdownCoordinator"
     catalog: "ModelCatalog"
     assets: "AssetResolver"
+    # The AI configurations, when the ledger (their database) is on.
+    configs: "ConfigStore | None" = None
 
 
 class State(TypedDict):

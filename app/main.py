@@ -32,6 +32,7 @@ from app.errors import (
     handle_gateway_error,
     unexpected_error_response,
 )
+from app.ledger.configurations import ConfigStore
 from app.ledger.service import running_ledger
 from app.openapi import ai_openapi_extra, ai_responses, complete_openapi
 from app.pipeline import Endpoint, Pipeline, ai_endpoint
@@ -136,17 +137,20 @@ def create_app(
         assets = AssetResolver(settings)
         try:
             async with AsyncExitStack() as stack:
+                configs: ConfigStore | None = None
                 if settings.ledger_enabled:
                     # Migrated before the first request; its writer outlives every call, so
                     # the last rows are written after the server has stopped taking calls.
                     app.state.ledger = await stack.enter_async_context(
                         running_ledger(settings, pipeline)
                     )
+                    configs = ConfigStore(app.state.ledger.engine)
                 upstream_transport = transport or build_transport(settings)
                 client = await stack.enter_async_context(build_client(settings, upstream_transport))
                 upstream = UpstreamClient(client, settings, upstream_transport)
                 catalog = ModelCatalog(upstream, settings.models_cache_ttl_s)
-                yield {"gateway": Gateway(settings, upstream, shutdown, catalog, assets)}
+                gateway = Gateway(settings, upstream, shutdown, catalog, assets, configs)
+                yield {"gateway": gateway}
         finally:
             await assets.aclose()
 

@@ -107,6 +107,7 @@ class Call:
         "started_at",
         "started_monotonic",
         "requested_model",
+        "configuration_id",
         "usage",
     )
 
@@ -136,6 +137,8 @@ class Call:
         # What the record stage needs to know: the model asked for (set by the handler once
         # parsed), and what the upstream reported (app/usage.py).
         self.requested_model: str | None = None
+        # The AI configuration the call ran under (app/ledger/configurations.py), if any.
+        self.configuration_id: str | None = None
         self.usage = Usage()
 
     def take_body(self) -> bytes:

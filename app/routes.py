@@ -12,14 +12,16 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app import health
-from app.legacy import admin
+from app.legacy import admin, configurations
 from app.legacy import openapi as legacy_docs
 from app.legacy import routes as legacy
+from app.legacy import usage as legacy_usage
 from app.legacy.errors import LEGACY
 from app.legacy.schemas import ChatCompletionRequest, EmbeddingsRequest, ImageGenerationRequest
 from app.pipeline import AiRoute, Handler
 from app.v1 import openapi as v1_docs
 from app.v1 import routes as v1
+from app.v1 import usage as v1_usage
 from app.v1.errors import V1
 
 
@@ -73,4 +75,11 @@ AI_ROUTES: tuple[AiRoute, ...] = (
     ),
 )
 
-ROUTERS: tuple[APIRouter, ...] = (health.router, admin.router, v1.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    admin.router,
+    configurations.router,
+    legacy_usage.router,
+    v1.router,
+    v1_usage.router,
+)

@@ -7,6 +7,7 @@ The servers and the tests are documented in bench/README.md.
 """
 
 import argparse
+import asyncio
 import datetime
 import os
 import resource
@@ -55,11 +56,14 @@ class Mode:
 
 
 FULL = Mode(2, 6, 16, 1000, 4, LEVELS, SLOW_MODEL)
+# The PostgreSQL variant writes to a database of its own, made on first use, so the benchmark
+# leaves nothing in the tests' database.
+BENCH_DB = "ai_gateway_bench"
 # What each stage costs: the gateway again with one setting changed, on the scenarios that show
 # it (the usage ledger writes a row per call; by default to SQLite under DATA_DIR).
 VARIANTS: dict[str, dict[str, str]] = {
     "ledger off": {"LEDGER_ENABLED": "false"},
-    "ledger on, PostgreSQL": {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"},
+    "ledger on, PostgreSQL": {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{BENCH_DB}"},
 }
 VARIANT_SCENARIOS = ("legacy_json", "legacy_stream", "v1_json")
 QUICK = Mode(1, 2, 16, 200, 2, [100, 300], "mock/text?tokens=5&tpot_ms=1000")
@@ -195,7 +199,40 @@ def measure_all(
 def _variant_starter(
     workdir: Path, mock: Server, label: str, env: dict[str, str]
 ) -> Callable[[], Server]:
-    return lambda: start_gateway(workdir, mock, SECRET, env, label)
+    def start() -> Server:
+        if "DATABASE_URL" in env:
+            _ensure_database(env["DATABASE_URL"])
+        return start_gateway(workdir, mock, SECRET, env, label)
+
+    return start
+
+
+def _ensure_database(url: str) -> None:
+    """Create the database `url` names (PostgreSQL), if it is not there yet."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    server, _, name = url.partition("://")[2].rpartition("/")
+
+    async def create() -> None:
+        engine = create_async_engine(
+            f"postgresql+asyncpg://{server}/postgres", isolation_level="AUTOCOMMIT"
+        )
+        try:
+            async with engine.connect() as connection:
+                found = await connection.scalar(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                )
+                if not found:
+                    await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(create())
+    except (OSError, SQLAlchemyError) as err:
+        raise RuntimeError(f"PostgreSQL unavailable: {err}") from err
 
 
 def measure_variant(bench: Bench, mock: Server, gateway: Server, label: str) -> None:

@@ -30,6 +30,8 @@ async def postgres_role() -> AsyncIterator[str]:
         async with admin.connect() as connection:
             await connection.execute(text(f"CREATE ROLE {role} LOGIN"))
             await connection.execute(text(f"CREATE SCHEMA {role} AUTHORIZATION {role}"))
+            # Its own schema only: tables that others left in `public` must not be found first.
+            await connection.execute(text(f"ALTER ROLE {role} SET search_path = {role}"))
         yield role
     finally:
         async with admin.connect() as connection:

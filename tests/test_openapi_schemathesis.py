@@ -7,6 +7,7 @@ catalog). Remote asset URLs are refused (`ASSET_POLICY=reject`), so nothing leav
 Bounded for a 2-core machine: a few derandomized examples per operation, each under a deadline.
 """
 
+import tempfile
 from datetime import timedelta
 from typing import Any
 
@@ -82,7 +83,12 @@ def openrouter(request: httpx.Request) -> httpx.Response:
 # Loaded when the module is: `schemathesis.pytest.from_fixture` reads a node attribute that
 # pytest 9 removed (`_nodeid`). Loading starts the app's lifespan in schemathesis' own event
 # loop thread; its pytest plugin ends it after each test and starts it again on the next call.
-APP = create_app(make_settings(asset_policy="reject"), transport=httpx.MockTransport(openrouter))
+# The ledger on (SQLite in a directory of its own), so the routes that read it answer 200s.
+LEDGER_URL = f"sqlite:///{tempfile.mkdtemp(prefix='ai-gateway-schemathesis-')}/ledger.db"
+APP = create_app(
+    make_settings(asset_policy="reject", ledger_enabled=True, database_url=LEDGER_URL),
+    transport=httpx.MockTransport(openrouter),
+)
 schema = schemathesis.openapi.from_asgi(
     "/openapi.json", APP, config=schemathesis.Config.from_dict(config())
 )

@@ -45,6 +45,7 @@ def record_hook(writer: LedgerWriter) -> RecordHook:
                 call.started_monotonic,
                 ended,
                 usage.first_token_at,
+                call.configuration_id,
             )
         )
 
@@ -79,6 +80,7 @@ def row_values(row: Row) -> Mapping[str, Any]:
         started,
         ended,
         first_token_at,
+        config_id,
     ) = row
     return {
         "request_id": request_id,
@@ -102,5 +104,5 @@ def row_values(row: Row) -> Mapping[str, Any]:
         "cost_usd": cost_usd,
         "latency_ms": _ms(ended - started),
         "ttft_ms": None if first_token_at is None else _ms(first_token_at - started),
-        "config_id": None,
+        "config_id": config_id,
     }

@@ -1,11 +1,14 @@
-"""The ledger's one table. Nothing in it is prompt or completion text.
+"""The ledger's tables: `ai_calls`, one row per call (nothing in it is prompt or completion
+text), and `ai_configurations`, the legacy backend's per-model settings (`ai.configs`).
 
 `cost_usd` is a double: it is OpenRouter's `usage.cost` exactly as the JSON number arrived
 (already a float when parsed), and SQLite has no exact decimal type to keep it in anyway.
 """
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Double,
@@ -14,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -48,4 +52,21 @@ ai_calls = Table(
     Index("ix_ai_calls_started_at", "started_at"),
     Index("ix_ai_calls_user_id", "user_id"),
     Index("ix_ai_calls_generation_id", "generation_id"),
+    Index("ix_ai_calls_config_id", "config_id"),  # revision 0002
+)
+
+# What the legacy backend kept per model (`ai.configs`): modalities as JSON arrays (SQLite has
+# no array type), one row per model id, disabled rather than deleted.
+ai_configurations = Table(
+    "ai_configurations",
+    metadata,
+    Column("id", String(36), primary_key=True),  # a UUID, as the legacy ids were
+    Column("model_id", String(255), nullable=False, unique=True),
+    Column("provider", String(255), nullable=False),
+    Column("input_modality", JSON, nullable=False),
+    Column("output_modality", JSON, nullable=False),
+    Column("system_prompt", Text),
+    Column("is_active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

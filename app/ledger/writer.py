@@ -4,7 +4,9 @@ The request path only appends a tuple (`put`), so the ledger costs it no I/O and
 One task writes: a batch when `batch_size` rows wait, or whatever waits every `flush_s`. When
 the database is down the batch stays queued and is retried with backoff; the queue's bound
 caps the memory an outage can take, and rows past it are dropped, counted (`dropped`) and
-named in a warning, never silently. `stop` writes what is queued, within a bounded wait.
+named in a warning, never silently. `stop` writes what is queued, within a bounded wait;
+`flush` does the same for the readers of the ledger (app/ledger/queries.py), so a caller can
+read back a call it has just made.
 """
 
 import asyncio
@@ -26,6 +28,8 @@ RETRY_MAX_S = 30.0
 WRITE_TIMEOUT_S = 30.0
 # Shutdown waits this long for the last rows (SIGTERM gives the process more than this).
 SHUTDOWN_FLUSH_S = 5.0
+# A reader waits this long for the rows queued before it; past it, it reads what is written.
+READ_FLUSH_S = 2.0
 
 Row = tuple[Any, ...]
 ToValues = Callable[[Row], Mapping[str, Any]]
@@ -52,12 +56,17 @@ class LedgerWriter:
         self._retry_first_s = retry_first_s
         self._retry_max_s = retry_max_s
         self._wake = asyncio.Event()
+        self._wrote = asyncio.Event()
         self._closing = False
         self._failing = False
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.dropped = 0
         self._dropped_reported = 0
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
 
     @property
     def waiting(self) -> int:
@@ -91,6 +100,22 @@ class LedgerWriter:
                 self._dropped_reported = self.dropped
         self._report_drops()
 
+    async def flush(self, wait_s: float = READ_FLUSH_S) -> bool:
+        """Write the rows queued now, waiting at most `wait_s`; False when some still wait.
+
+        Rows leave the queue in order, so those queued now are written once `written` has
+        grown by the queue's length."""
+        target = self.written + len(self._rows)
+        try:
+            async with asyncio.timeout(wait_s):
+                while self.written < target:
+                    self._wrote.clear()
+                    self._wake.set()
+                    await self._wrote.wait()
+        except TimeoutError:
+            return False
+        return True
+
     async def _run(self) -> None:
         while not self._closing:
             try:
@@ -123,6 +148,7 @@ class LedgerWriter:
             for _ in batch:
                 self._rows.popleft()
             self.written += len(batch)
+            self._wrote.set()
             backoff = self._retry_first_s
             if self._failing:
                 self._failing = False

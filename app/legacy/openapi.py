@@ -253,3 +253,158 @@ CREDITS: Responses = {
         },
     ),
 }
+
+# The usage routes (app/legacy/usage.py): read from the gateway's own ledger.
+_INT_OR_NULL = {"type": ["integer", "null"]}
+_STRING_OR_NULL = {"type": ["string", "null"]}
+_USAGE_RECORD = json_object(
+    ["id", "createdAt"],
+    {
+        "id": _STRING,
+        "configId": _STRING_OR_NULL,
+        "inputTokens": _INT_OR_NULL,
+        "outputTokens": _INT_OR_NULL,
+        "promptTokens": _INT_OR_NULL,
+        "completionTokens": _INT_OR_NULL,
+        "totalTokens": _INT_OR_NULL,
+        "cost": {**_NUMBER_OR_NULL, "description": "USD, OpenRouter's `usage.cost`"},
+        "imageCount": _INT_OR_NULL,
+        "imageResolution": {"type": "null"},
+        "createdAt": {"type": "string", "format": "date-time"},
+        "modelId": _STRING_OR_NULL,
+        "model": _STRING_OR_NULL,
+        "provider": _STRING_OR_NULL,
+        "generationId": _STRING_OR_NULL,
+        "userId": _STRING,
+        "status": {"type": "integer"},
+    },
+)
+_USAGE_GROUP = json_object(
+    ["requests", "tokens", "cost"],
+    {
+        "requests": {"type": "integer"},
+        "inputTokens": {"type": "integer"},
+        "outputTokens": {"type": "integer"},
+        "tokens": {"type": "integer"},
+        "imageCount": {"type": "integer"},
+        "cost": {"type": "number"},
+    },
+)
+_USAGE_ERRORS = error_responses(
+    LegacyError,
+    {
+        400: "INVALID_INPUT: a bad date, limit, offset or groupBy",
+        **_ADMIN_AUTH_ERRORS,
+        503: "LEDGER_DISABLED: usage is not recorded on this gateway",
+    },
+)
+USAGE: Responses = {
+    200: json_answer(
+        {
+            "oneOf": [
+                json_object(
+                    ["records", "total"],
+                    {
+                        "records": {"type": "array", "items": _USAGE_RECORD},
+                        "total": {"type": "integer"},
+                    },
+                ),
+                {"type": "array", "items": _USAGE_RECORD, "description": "Python SDK only"},
+            ]
+        },
+        "One page of calls, newest first, and how many there are in the range.",
+    ),
+    **_USAGE_ERRORS,
+}
+USAGE_SUMMARY: Responses = {
+    200: json_answer(
+        json_object(
+            ["totalRequests", "totalTokens", "totalCost", "byModel"],
+            {
+                "totalInputTokens": {"type": "integer"},
+                "totalOutputTokens": {"type": "integer"},
+                "totalTokens": {"type": "integer"},
+                "totalImageCount": {"type": "integer"},
+                "totalRequests": {"type": "integer"},
+                "totalCost": {"type": "number", "description": "USD"},
+                "byModel": {"type": "object", "additionalProperties": _USAGE_GROUP},
+                "byUser": {
+                    "type": "object",
+                    "additionalProperties": _USAGE_GROUP,
+                    "description": "With groupBy=user only",
+                },
+            },
+        ),
+        "Totals over the range, per model (and per user with groupBy=user).",
+    ),
+    **_USAGE_ERRORS,
+}
+USAGE_CONFIG: Responses = {
+    200: json_answer(
+        {"type": "array", "items": _USAGE_RECORD},
+        "Every call made through the configuration in the range, newest first.",
+    ),
+    **_USAGE_ERRORS,
+}
+
+# AI configurations (app/legacy/configurations.py).
+_CONFIG_ERRORS = {
+    **_ADMIN_AUTH_ERRORS,
+    503: "LEDGER_DISABLED: configurations live in the usage ledger, which is off",
+}
+_MODALITIES = {"type": "array", "items": {"enum": ["text", "image", "audio"]}}
+_COUNT = {"type": "number"}
+_CONFIGURATION = json_object(
+    ["id", "inputModality", "outputModality", "provider", "modelId", "systemPrompt", "usageStats"],
+    {
+        "id": _STRING,
+        "inputModality": _MODALITIES,
+        "outputModality": _MODALITIES,
+        "provider": _STRING,
+        "modelId": _STRING,
+        "systemPrompt": {"type": ["string", "null"]},
+        "usageStats": json_object(
+            ["totalInputTokens", "totalOutputTokens", "totalTokens", "totalImageCount"]
+            + ["totalRequests", "totalCost"],
+            {
+                "totalInputTokens": _COUNT,
+                "totalOutputTokens": _COUNT,
+                "totalTokens": _COUNT,
+                "totalImageCount": _COUNT,
+                "totalRequests": _COUNT,
+                "totalCost": {**_COUNT, "description": "USD (not in the legacy answer)"},
+            },
+        ),
+        "modality": {**_STRING, "description": "Python SDK only"},
+        "createdAt": {**_STRING, "description": "Python SDK only"},
+        "updatedAt": {**_STRING, "description": "Python SDK only"},
+    },
+)
+_MESSAGE = json_object(["message"], {"message": _STRING})
+CONFIG_CREATED: Responses = {
+    201: json_answer(
+        json_object(["id", "message"], {"id": _STRING, "message": _STRING}),
+        "Created, or the model's configuration replaced and made active.",
+    ),
+    **error_responses(
+        LegacyError, {400: "INVALID_INPUT: the body failed validation", **_CONFIG_ERRORS}
+    ),
+}
+CONFIG_LIST: Responses = {
+    200: json_answer(
+        {"type": "array", "items": _CONFIGURATION},
+        "The active configurations, with the usage of their served calls.",
+    ),
+    **error_responses(LegacyError, _CONFIG_ERRORS),
+}
+CONFIG_CHANGED: Responses = {
+    200: json_answer(_MESSAGE, "Done."),
+    **error_responses(
+        LegacyError,
+        {
+            400: "INVALID_INPUT: the body failed validation",
+            404: "NOT_FOUND: no such configuration",
+            **_CONFIG_ERRORS,
+        },
+    ),
+}

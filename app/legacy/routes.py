@@ -16,6 +16,7 @@ from app.config import Settings
 from app.errors import InvalidInputError, UpstreamError
 from app.legacy.body import read_legacy
 from app.legacy.clients import is_python_sdk
+from app.legacy.configured import call_config, prepend_to_chat, prepend_to_image
 from app.legacy.errors import legacy_refusal
 from app.legacy.media import (
     from_upstream_embeddings,
@@ -57,6 +58,7 @@ async def create_chat_completion(call: Call) -> Response:
         log.info("prompt: %s", orjson.dumps(chat.model_dump(by_alias=True)).decode())
     try:
         body = to_upstream_chat(chat, max_tokens_cap=settings.max_completion_tokens)
+        config = await call_config(call, body["model"])
         await apply_policy(
             body,
             user_id=call.principal.id,
@@ -72,6 +74,8 @@ async def create_chat_completion(call: Call) -> Response:
             call.finish(Outcome("refused", 200))  # a 200 stream, but the call was refused
             return sse_response(single_event(error_frame(err.message)), settings)
         raise legacy_refusal(err) if isinstance(err, PolicyError) else err from None
+    # After the policy: the caller's limits are not spent on the administrator's prompt.
+    prepend_to_chat(body, config)
     await call.admit()
     if chat.stream:
         return sse_response(legacy_relay(upstream, body, gateway.shutdown, call), settings, call)
@@ -88,9 +92,11 @@ async def create_image(call: Call) -> Response:
     image = read_legacy(call, ImageGenerationRequest)
     call.requested_model = image.model
     body = to_upstream_image(image)
+    config = await call_config(call, image.model)
     await apply_policy(
         body, user_id=call.principal.id, settings=settings, assets=gateway.assets, surface="legacy"
     )
+    prepend_to_image(body, config)
     await call.admit()
     answer, headers = await gateway.upstream.send_json(
         "chat/completions", body, timeout_s=settings.image_upstream_timeout_s

@@ -125,3 +125,55 @@ MODELS: Responses = {
         {**_CALLER_ERRORS, 503: "api_error: catalog_unavailable, none cached, upstream down"},
     ),
 }
+
+# The ledger's routes (app/v1/usage.py).
+_LEDGER_ERRORS = {
+    400: "invalid_request_error: a missing or bad query parameter",
+    **_CALLER_ERRORS,
+    503: "api_error: ledger_disabled, usage is not recorded on this gateway",
+}
+GENERATION: Responses = {
+    200: json_answer(
+        {**_PASSED_ON, "required": ["data"], "properties": {"data": _PASSED_ON}},
+        "OpenRouter's record of the generation (its `GET /generation`).",
+    ),
+    **error_responses(
+        OpenAIError,
+        {
+            **_LEDGER_ERRORS,
+            404: "not_found_error: not a generation of the caller's, or not yet known upstream",
+            502: "api_error: the upstream failed or could not be reached",
+            504: "api_error: upstream_timeout",
+        },
+    ),
+}
+_PERIOD = {
+    "type": "object",
+    "required": ["requests", "prompt_tokens", "completion_tokens", "total_tokens", "cost"],
+    "properties": {
+        "start": {"type": ["string", "null"], "format": "date-time"},
+        "end": {"type": ["string", "null"], "format": "date-time"},
+        "requests": {"type": "integer"},
+        "prompt_tokens": {"type": "integer"},
+        "completion_tokens": {"type": "integer"},
+        "total_tokens": {"type": "integer"},
+        "cost": {"type": "number", "description": "USD, OpenRouter's `usage.cost` summed"},
+    },
+}
+USAGE: Responses = {
+    200: json_answer(
+        {
+            "type": "object",
+            "required": ["object", "user", "today", "month"],
+            "properties": {
+                "object": {"const": "usage"},
+                "user": {"type": "string"},
+                "today": _PERIOD,
+                "month": _PERIOD,
+                "range": {**_PERIOD, "description": "When `start` or `end` is given"},
+            },
+        },
+        "The caller's own usage: today, this month (UTC), and the range asked for.",
+    ),
+    **error_responses(OpenAIError, _LEDGER_ERRORS),
+}
