@@ -52,6 +52,18 @@ async def test_embeddings(project: InsforgeClient) -> None:
     assert all(item.embedding for item in answer.data)
 
 
+async def test_embeddings_asked_as_base64_come_back_as_the_floats_the_sdk_reads(
+    project: InsforgeClient,
+) -> None:
+    answer = await project.ai.generate_embeddings(
+        model="openai/text-embedding-3-small",
+        input="a",
+        encoding_format="base64",
+        access_token=USER_TOKEN,
+    )
+    assert all(isinstance(x, float) for x in answer.data[0].embedding)
+
+
 async def test_generate_images_returns_the_image(project: InsforgeClient) -> None:
     answer = await project.ai.generate_images(
         model="mock/image", prompt="A cat", access_token=USER_TOKEN

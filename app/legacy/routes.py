@@ -120,7 +120,9 @@ async def create_embeddings(call: Call) -> Response:
     )
     call.usage.read_answer(answer)
     try:
-        result = from_upstream_embeddings(answer, embeddings.encoding_format)
+        # The Python SDK's model reads floats only, whatever encoding it let its caller ask for.
+        encoding = None if is_python_sdk(call.user_agent) else embeddings.encoding_format
+        result = from_upstream_embeddings(answer, encoding)
     except ValueError as err:
         # OpenRouter has answered 200 with `data: []`; that is a failure, not an empty success.
         raise UpstreamError("The AI provider returned no embeddings.", status_code=502) from err
