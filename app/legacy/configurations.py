@@ -1,4 +1,4 @@
-"""Admin routes for AI configurations, as the legacy backend had them (contract §1b): create
+"""Admin routes for AI configurations, as the legacy backend had them: create
 (an upsert on the model id, made active), list the active ones with their usage, change the
 system prompt, disable. They live in the ledger's database; with the ledger off they answer 503.
 

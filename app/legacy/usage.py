@@ -1,4 +1,4 @@
-"""The legacy admin usage routes (`/api/ai/usage*`, contract §1b), read from the ledger.
+"""The legacy admin usage routes (`/api/ai/usage*`), read from the ledger.
 
 One record shape serves both legacy clients: the legacy keys (`inputTokens`, `outputTokens`,
 `imageCount`, `modelId`, `createdAt`, `configId`) beside the ones the Python SDK's
