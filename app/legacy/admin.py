@@ -12,7 +12,7 @@ from app.auth import AdminDep
 from app.deps import GatewayDep
 from app.errors import JSON_MEDIA_TYPE, InvalidInputError, UpstreamError
 from app.json_shape import Json
-from app.legacy import openapi as docs
+from app.legacy import admin_openapi as docs
 from app.legacy.catalog import legacy_models
 from app.legacy.clients import PythonSdkDep
 from app.legacy.errors import to_legacy_error

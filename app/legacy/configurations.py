@@ -22,7 +22,7 @@ from app.errors import GatewayError
 from app.json_shape import Json
 from app.ledger.access import LedgerDep, LedgerOffError
 from app.ledger.configurations import ConfigStore, NewConfig
-from app.legacy import openapi as docs
+from app.legacy import admin_openapi as docs
 from app.legacy.clients import PythonSdkDep
 from app.legacy.schemas import LegacyModel
 from app.openapi import ADMIN_AUTH

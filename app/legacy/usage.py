@@ -20,7 +20,7 @@ from app.auth import AdminDep
 from app.json_shape import Json
 from app.ledger.access import LedgerDep
 from app.ledger.queries import Scope, Summary, Totals, list_calls, summarize
-from app.legacy import openapi as docs
+from app.legacy import usage_openapi as docs
 from app.legacy.clients import PythonSdkDep
 from app.openapi import ADMIN_AUTH
 from app.pipeline import json_response
