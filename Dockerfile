@@ -6,14 +6,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HOST=0.0.0.0 \
-    PORT=8080
+    PORT=8080 \
+    DATA_DIR=/var/lib/ai-gateway
 
 WORKDIR /srv
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY mock_openrouter ./mock_openrouter
+# The usage ledger's SQLite file lives in DATA_DIR, which the unprivileged user must own.
 RUN pip install --no-cache-dir . \
-    && useradd --system --uid 10001 --no-create-home gateway
+    && useradd --system --uid 10001 --no-create-home gateway \
+    && mkdir -p /var/lib/ai-gateway \
+    && chown 10001 /var/lib/ai-gateway
+VOLUME ["/var/lib/ai-gateway"]
 
 USER 10001
 EXPOSE 8080

@@ -25,6 +25,18 @@ def test_compose_file_parses_and_reads_env_file() -> None:
     assert gateway["env_file"] == ".env"
     assert gateway["build"] == "."
     assert gateway["environment"]["HOST"] == "0.0.0.0"
+    # The ledger's data outlives the container: DATA_DIR is a named volume.
+    assert f"ledger:{_dockerfile_env('DATA_DIR')}" in gateway["volumes"]
+    assert "ledger" in compose["volumes"]
+
+
+def test_the_image_user_owns_the_data_dir() -> None:
+    # The image runs as an unprivileged user: the ledger's folder must be made and owned for it.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    data_dir = _dockerfile_env("DATA_DIR")
+    assert data_dir.startswith("/")
+    assert f"chown 10001 {data_dir}" in dockerfile
+    assert "USER 10001" in dockerfile
 
 
 def test_env_example_lists_every_setting() -> None:
@@ -49,6 +61,13 @@ def test_missing_secret_stops_startup_with_one_line(tmp_path: Path) -> None:
 def _dockerfile_instruction(name: str) -> str:
     lines = (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
     return next(line.split(None, 1)[1] for line in lines if line.startswith(name + " "))
+
+
+def _dockerfile_env(name: str) -> str:
+    """The value the image's ENV instruction gives `name`."""
+    found = re.search(rf"\b{name}=(\S+)", _dockerfile_instruction("ENV"))
+    assert found, f"the Dockerfile sets no {name}"
+    return found[1]
 
 
 def test_image_start_command_in_fresh_venv(tmp_path: Path) -> None:
