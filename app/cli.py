@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
 import time
@@ -81,6 +82,10 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ai-gateway", description=__doc__)
     parser.add_argument("--mock-upstream", action="store_true", help="serve from a local mock")
@@ -103,6 +108,9 @@ def main(argv: list[str] | None = None) -> None:
         from mock_openrouter.process import start_mock
 
         mock = start_mock()
+        # uvicorn re-raises the SIGTERM it handled once it has shut down; the default action
+        # would end this process there, before the `finally` below stops the mock.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         os.environ["OPENROUTER_BASE_URL"] = mock.base_url
         os.environ["OPENROUTER_API_KEY"] = "sk-or-mock-" + secrets.token_hex(8)
         os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(32))

@@ -6,12 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import orjson
+import pytest
 
 from mock_openrouter.process import free_port
 from tests.procs import command_line_server
 
 ROOT = Path(__file__).parent.parent
+MOCK_LINE = re.compile(r"mock upstream at (http://[^/\s]+)")
 TOKEN_LINE = re.compile(r"dev user token \(24 h\): (\S+)")
 
 
@@ -41,5 +44,10 @@ def test_mock_upstream_answers_a_real_sdk_call(tmp_path: Path) -> None:
         answer = orjson.loads(run.stdout)
         assert answer["choices"][0]["message"] == {"role": "assistant", "content": "Hello there!"}
         assert answer["usage"] == {"promptTokens": 12, "completionTokens": 8, "totalTokens": 20}
+        mock_url = MOCK_LINE.search(gateway.logs())
+        assert mock_url, gateway.logs()
         gateway.stop()
         assert "sk-or-mock-" not in gateway.logs()
+        # SIGTERM stops the mock the gateway started, too: nothing is left listening.
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{mock_url[1]}/__mock/requests", timeout=2)
