@@ -3,6 +3,7 @@ system prompt and AI_REQUIRE_CONFIG on the legacy chat and image calls (the upst
 recorder received it), the usage per configuration, and the real Python SDK's four methods."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,11 @@ from insforge import InsforgeClient
 from pydantic import ValidationError
 
 from app.config import Settings
+from app.ledger.configurations import ConfigStore, NewConfig
+from app.ledger.database import create_engine
+from app.ledger.migrate import migrate
+from app.ledger.queries import Scope, summarize
+from app.ledger.schema import ai_calls
 from tests.factories import API_KEY, make_settings, make_token
 from tests.gateways import GatewayFactory
 from tests.inprocess import gateway
@@ -324,3 +330,39 @@ async def test_python_sdk_configuration_methods(
         assert await admin.ai.list_configurations() == []
     finally:
         await admin.aclose()
+
+
+async def test_usage_stats_and_the_usage_summary_count_the_same_calls(tmp_path: Path) -> None:
+    # One definition of a billable call (app/ledger/queries.py BILLABLE) for both: a served
+    # call counts; a legacy stream refused after validation (a 200 carrying only the refusal)
+    # and an upstream error do not.
+    engine = create_engine(make_settings(database_url=f"sqlite:///{tmp_path / 'l.db'}"))
+    try:
+        await migrate(engine)
+        store = ConfigStore(engine)
+        config_id = await store.upsert(NewConfig("m/a", "openrouter", ["text"], ["text"], None))
+        base = {
+            "started_at": datetime.now(UTC),
+            "user_id": "u",
+            "role": "authenticated",
+            "auth_kind": "user",
+            "surface": "legacy",
+            "route": "/api/ai/chat/completion",
+            "requested_model": "m/a",
+            "latency_ms": 1,
+            "config_id": config_id,
+            "cost_usd": 0.5,
+        }
+        rows = [
+            {**base, "status": 200, "outcome": "ok"},
+            {**base, "status": 200, "outcome": "refused"},
+            {**base, "status": 502, "outcome": "upstream_error"},
+        ]
+        async with engine.begin() as conn:
+            await conn.execute(ai_calls.insert(), rows)
+        (listed,) = await store.list_active()
+        summary = await summarize(engine, Scope(config_id=config_id))
+        assert listed["requests"] == summary.totals.requests == 1
+        assert listed["cost"] == summary.totals.cost == 0.5
+    finally:
+        await engine.dispose()

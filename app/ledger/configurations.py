@@ -21,14 +21,13 @@ from sqlalchemy import RowMapping, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.ledger.queries import BILLABLE
 from app.ledger.schema import ai_calls, ai_configurations
 
 log = logging.getLogger("app.ledger")
 
 CACHE_TTL_S = 5.0
 LOOKUP_TIMEOUT_S = 5.0
-# The calls that count in a configuration's usage: answered, not refused by the gateway.
-_SERVED = (ai_calls.c.status < 400) & (ai_calls.c.outcome != "refused")
 
 
 class ConfigsUnavailable(Exception):
@@ -155,7 +154,7 @@ class ConfigStore:
                 func.sum(ai_calls.c.image_count).label("image_count"),
                 func.sum(ai_calls.c.cost_usd).label("cost"),
             )
-            .where(ai_calls.c.config_id.is_not(None), _SERVED)
+            .where(ai_calls.c.config_id.is_not(None), BILLABLE)
             .group_by(ai_calls.c.config_id)
             .subquery()
         )

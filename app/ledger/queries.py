@@ -1,11 +1,12 @@
 """Reading the ledger: a page of calls, totals with a per-model (or per-user) breakdown, and one
 call by its generation id. SQLAlchemy Core, the same statements on SQLite and PostgreSQL.
 
-What counts as usage: calls answered with a 2xx (a started stream included, however it ended),
-since only those can have been billed; a refused or failed call is in the table but not in
-these sums. Time bounds compare `started_at`, start inclusive and end inclusive. SQLite keeps
-no time zone, so bounds are turned to UTC before they are bound and naive values read back
-are UTC.
+What counts as usage (`BILLABLE`, also what a configuration's `usageStats` sums): calls answered
+with a 2xx (a started stream included, however it ended), since only those can have been billed;
+a refused or failed call is in the table but not in these sums, nor is a legacy stream refused
+after validation (its 200 carried only the refusal). Time bounds compare `started_at`, start
+inclusive and end inclusive. SQLite keeps no time zone, so bounds are turned to UTC before they
+are bound and naive values read back are UTC.
 """
 
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.ledger.schema import ai_calls
 
 UNKNOWN_MODEL = "unknown"
-BILLABLE_MAX_STATUS = 300
+BILLABLE = and_(ai_calls.c.status >= 200, ai_calls.c.status < 300, ai_calls.c.outcome != "refused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ def utc(moment: datetime) -> datetime:
 
 def _conditions(scope: Scope) -> list[ColumnElement[bool]]:
     c = ai_calls.c
-    where: list[ColumnElement[bool]] = [c.status >= 200, c.status < BILLABLE_MAX_STATUS]
+    where: list[ColumnElement[bool]] = [BILLABLE]
     if scope.start is not None:
         where.append(c.started_at >= utc(scope.start))
     if scope.end is not None:
