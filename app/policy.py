@@ -41,6 +41,14 @@ def model_allowed(model: str, settings: Settings) -> bool:
     return not patterns or any(fnmatchcase(model, p) for p in patterns)
 
 
+def model_not_enabled(model: object) -> PolicyError:
+    """The legacy backend's refusal of a model, for the allow-list and for AI_REQUIRE_CONFIG."""
+    return PolicyError(
+        "model",
+        f"Model {model} is not enabled. Please contact your administrator to enable this model.",
+    )
+
+
 def check_models(body: Json, settings: Settings) -> None:
     fallbacks = body.get("models")
     if fallbacks is not None and not isinstance(fallbacks, list):
@@ -54,11 +62,7 @@ def check_models(body: Json, settings: Settings) -> None:
         raise PolicyError("model", "A model is required on this gateway (ALLOWED_MODELS is set).")
     for model in named:
         if not isinstance(model, str) or not model_allowed(model, settings):
-            raise PolicyError(
-                "model",
-                f"Model {model} is not enabled. Please contact your administrator to enable "
-                "this model.",
-            )
+            raise model_not_enabled(model)
 
 
 # Where a request carries binary data (data: URLs, base64 audio) or an asset URL, not text the

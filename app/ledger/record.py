@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from app.errors import is_openai_path
 from app.ledger.writer import LedgerWriter, Row
 from app.pipeline import Call, Outcome, RecordHook
-
-V1_PREFIX = "/api/v1/"
 
 
 def record_hook(writer: LedgerWriter) -> RecordHook:
@@ -89,7 +88,7 @@ def row_values(row: Row) -> Mapping[str, Any]:
         "user_id": user_id,
         "role": role,
         "auth_kind": auth_kind,
-        "surface": "v1" if route.startswith(V1_PREFIX) else "legacy",
+        "surface": "v1" if is_openai_path(route) else "legacy",
         "route": route,
         "requested_model": requested_model,
         "served_model": served_model,

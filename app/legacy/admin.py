@@ -89,8 +89,8 @@ async def get_credits(_admin: AdminDep, gateway: GatewayDep, python_sdk: PythonS
     try:
         answer = await upstream.get_json("key")
     except UpstreamFailure as failure:
-        secret = gateway.settings.openrouter_api_key.get_secret_value()
-        raise to_legacy_error(failure, secret) from failure
+        # The failure holds no key (app/upstream/failures.py): it maps as it is.
+        raise to_legacy_error(failure) from failure
     credits = legacy_credits(answer)
     return json_response(sdk_credits(credits) if python_sdk else credits)
 

@@ -8,7 +8,7 @@ drops None values before sending, so `update_configuration(id)` (clearing the pr
 `{}`: a missing `systemPrompt` clears it, as `null` does.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
@@ -22,6 +22,7 @@ from app.errors import GatewayError
 from app.json_shape import Json
 from app.ledger.access import LedgerDep, LedgerOffError
 from app.ledger.configurations import ConfigStore, NewConfig
+from app.ledger.queries import utc
 from app.legacy import admin_openapi as docs
 from app.legacy.clients import PythonSdkDep
 from app.legacy.schemas import LegacyModel
@@ -141,5 +142,4 @@ def _listed(row: RowMapping, python_sdk: bool) -> Json:
 
 def _iso(moment: datetime) -> str:
     """JavaScript's `toISOString()`; SQLite gives back naive datetimes, written in UTC."""
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return aware.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")

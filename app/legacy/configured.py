@@ -10,7 +10,7 @@ from app.errors import GatewayError
 from app.json_shape import Json
 from app.ledger.configurations import ActiveConfig, ConfigsUnavailable
 from app.pipeline import Call
-from app.policy import PolicyError
+from app.policy import model_not_enabled
 
 
 async def call_config(call: Call, model: str) -> ActiveConfig | None:
@@ -33,11 +33,7 @@ async def call_config(call: Call, model: str) -> ActiveConfig | None:
         return None
     if config is None:
         if required:
-            raise PolicyError(
-                "model",
-                f"Model {model} is not enabled. Please contact your administrator to enable "
-                "this model.",
-            )
+            raise model_not_enabled(model)
         return None
     call.configuration_id = config.id
     return config

@@ -49,8 +49,8 @@ async def get_generation(
     try:
         answer = await gateway.upstream.get_json("generation", {"id": generation_id})
     except UpstreamFailure as failure:
-        secret = gateway.settings.openrouter_api_key.get_secret_value()
-        raise to_openai_error(failure, secret) from failure
+        # The failure holds no key (app/upstream/failures.py): it maps as it is.
+        raise to_openai_error(failure) from failure
     return json_response(answer)
 
 
