@@ -48,6 +48,20 @@ class Recorder:
 
 
 @asynccontextmanager
+async def asgi_client(app: FastAPI) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """An httpx client on `app`, its lifespan run (and the lifespan's state, for tests that call
+    the app themselves); the lifespan ends when the block does."""
+    async with app.router.lifespan_context(app) as state:
+
+        async def with_state(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+            await app({**scope, "state": dict(state or {})}, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            yield client, state
+
+
+@asynccontextmanager
 async def gateway(
     settings: Settings, configure: Callable[[FastAPI], None] | None = None
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
@@ -57,11 +71,5 @@ async def gateway(
     app = create_app(settings, transport=httpx.MockTransport(recorder))
     if configure is not None:
         configure(app)
-    async with app.router.lifespan_context(app) as state:
-
-        async def with_state(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-            await app({**scope, "state": dict(state or {})}, receive, send)
-
-        transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            yield client, recorder
+    async with asgi_client(app) as (client, _state):
+        yield client, recorder

@@ -333,19 +333,24 @@ def _asset_app(hosts: list[str], release: asyncio.Event) -> web.Application:
         return response
 
     app = web.Application(middlewares=[record])
-    app.router.add_get("/img.png", body(PNG, "image/png"))
-    app.router.add_get("/untyped.png", body(PNG, "application/octet-stream"))
-    app.router.add_get("/doc.pdf", body(PDF, "application/pdf"))
-    app.router.add_get("/page.png", body(HTML, "image/png"))
-    app.router.add_get("/gif.png", body(GIF, "image/png"))
-    app.router.add_get("/clip.mp4", body(MP4, "video/mp4"))
-    app.router.add_get("/clip.mov", body(MOV, "video/quicktime"))
-    app.router.add_get("/clip.webm", body(WEBM, "video/webm"))
-    app.router.add_get("/clip.mkv", body(MKV, "video/matroska"))
-    app.router.add_get("/untyped.mp4", body(MP4, "application/octet-stream"))
-    app.router.add_get("/page.mp4", body(HTML, "video/mp4"))
-    app.router.add_get("/webm.mp4", body(WEBM, "video/mp4"))
-    app.router.add_get("/big.png", body(PNG + b"\x00" * MAX_BYTES, "image/png"))
+    # Path, bytes, declared Content-Type: what each fixed asset is, and what it claims to be.
+    fixed = [
+        ("/img.png", PNG, "image/png"),
+        ("/untyped.png", PNG, "application/octet-stream"),
+        ("/doc.pdf", PDF, "application/pdf"),
+        ("/page.png", HTML, "image/png"),
+        ("/gif.png", GIF, "image/png"),
+        ("/clip.mp4", MP4, "video/mp4"),
+        ("/clip.mov", MOV, "video/quicktime"),
+        ("/clip.webm", WEBM, "video/webm"),
+        ("/clip.mkv", MKV, "video/matroska"),
+        ("/untyped.mp4", MP4, "application/octet-stream"),
+        ("/page.mp4", HTML, "video/mp4"),
+        ("/webm.mp4", WEBM, "video/mp4"),
+        ("/big.png", PNG + b"\x00" * MAX_BYTES, "image/png"),
+    ]
+    for path, payload, content_type in fixed:
+        app.router.add_get(path, body(payload, content_type))
     app.router.add_get("/unsized.png", _unsized)
     app.router.add_get("/slow.png", _trickle(release))
     app.router.add_get("/gzip.png", gzip)

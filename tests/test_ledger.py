@@ -21,7 +21,7 @@ from app.ledger.writer import LedgerWriter
 from app.main import create_app
 from tests.factories import asgi_receive, asgi_scope, make_settings, make_token
 from tests.gateways import GatewayFactory
-from tests.inprocess import CHAT_ANSWER, STREAM_ANSWER
+from tests.inprocess import CHAT_ANSWER, STREAM_ANSWER, asgi_client
 from tests.ledger_support import (
     Forwarder,
     ledger_rows,
@@ -63,14 +63,8 @@ async def ledger_gateway(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, LedgerWriter, Any]]:
     """The app with its lifespan (so the ledger migrates, writes and flushes on leaving)."""
     app = create_app(settings, transport=httpx.MockTransport(handler))
-    async with app.router.lifespan_context(app) as state:
-
-        async def with_state(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-            await app({**scope, "state": dict(state or {})}, receive, send)
-
-        transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            yield client, app.state.ledger, (app, state)
+    async with asgi_client(app) as (client, state):
+        yield client, app.state.ledger, (app, state)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

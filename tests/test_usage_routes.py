@@ -24,6 +24,7 @@ from app.ledger.schema import ai_calls
 from app.main import create_app
 from tests.factories import ANON_KEY, API_KEY, make_settings, make_token
 from tests.gateways import GatewayFactory
+from tests.inprocess import asgi_client
 from tests.ledger_support import postgres_role, postgres_url
 
 ADMIN = {"x-api-key": API_KEY}
@@ -73,14 +74,8 @@ class Upstream:
 async def gateway(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Upstream]]:
     upstream = Upstream()
     app = create_app(settings, transport=httpx.MockTransport(upstream))
-    async with app.router.lifespan_context(app) as state:
-
-        async def with_state(scope: Any, receive: Any, send: Any) -> None:
-            await app({**scope, "state": dict(state or {})}, receive, send)
-
-        transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            yield client, upstream
+    async with asgi_client(app) as (client, _state):
+        yield client, upstream
 
 
 def sqlite_url(tmp_path: Path) -> str:
