@@ -1,16 +1,15 @@
 """The record hook: a call and its outcome become one queued row, and the row becomes the
-table's values in the writer's task.
+table's values (in app/ledger/inserts.py's column order) in the writer's task.
 
 The hook runs on the request path for every call, so it only reads attributes into a tuple;
 timestamps, the surface and milliseconds are worked out later, off that path.
 """
 
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from app.errors import is_openai_path
+from app.ledger.inserts import Columns
 from app.ledger.writer import LedgerWriter, Row
 from app.pipeline import Call, Outcome, RecordHook
 
@@ -55,8 +54,9 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def row_values(row: Row) -> Mapping[str, Any]:
-    """The `ai_calls` values of one queued row (in the writer's task)."""
+def row_columns(row: Row) -> Columns:
+    """The `ai_calls` values of one queued row, in `inserts.COLUMNS` order (in the writer's
+    task)."""
     (
         request_id,
         generation_id,
@@ -81,27 +81,27 @@ def row_values(row: Row) -> Mapping[str, Any]:
         first_token_at,
         config_id,
     ) = row
-    return {
-        "request_id": request_id,
-        "generation_id": generation_id,
-        "started_at": datetime.fromtimestamp(started_at, UTC),
-        "user_id": user_id,
-        "role": role,
-        "auth_kind": auth_kind,
-        "surface": "v1" if is_openai_path(route) else "legacy",
-        "route": route,
-        "requested_model": requested_model,
-        "served_model": served_model,
-        "provider": provider,
-        "status": status,
-        "outcome": outcome,
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "reasoning_tokens": reasoning_tokens,
-        "cached_tokens": cached_tokens,
-        "image_count": image_count,
-        "cost_usd": cost_usd,
-        "latency_ms": _ms(ended - started),
-        "ttft_ms": None if first_token_at is None else _ms(first_token_at - started),
-        "config_id": config_id,
-    }
+    return (
+        request_id,
+        generation_id,
+        datetime.fromtimestamp(started_at, UTC),
+        user_id,
+        role,
+        auth_kind,
+        "v1" if is_openai_path(route) else "legacy",
+        route,
+        requested_model,
+        served_model,
+        provider,
+        status,
+        outcome,
+        prompt_tokens,
+        completion_tokens,
+        reasoning_tokens,
+        cached_tokens,
+        image_count,
+        cost_usd,
+        _ms(ended - started),
+        None if first_token_at is None else _ms(first_token_at - started),
+        config_id,
+    )

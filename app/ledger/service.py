@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from app.config import Settings
 from app.ledger.database import create_engine
 from app.ledger.migrate import migrate
-from app.ledger.record import record_hook, row_values
+from app.ledger.record import record_hook, row_columns
 from app.ledger.writer import LedgerWriter
 from app.pipeline import Pipeline
 
@@ -19,7 +19,7 @@ async def running_ledger(settings: Settings, pipeline: Pipeline) -> AsyncIterato
         await migrate(engine)
         writer = LedgerWriter(
             engine,
-            row_values,
+            row_columns,
             queue_max=settings.ledger_queue_max,
             batch_size=settings.ledger_batch_size,
             flush_s=settings.ledger_flush_s,
