@@ -21,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import render, streams, wrk
+from bench import render, stages, streams, wrk
 from bench.litellm import MASTER_KEY, start_litellm
 from bench.machine import machine, versions
 from bench.procs import (
@@ -53,20 +53,12 @@ class Mode:
     sequential_s: int
     levels: list[int]
     slow_model: str
+    stage_rounds: int  # bench/stages.py
+    stage_s: int
 
 
-FULL = Mode(2, 6, 16, 1000, 4, LEVELS, SLOW_MODEL)
-# The PostgreSQL variant writes to a database of its own, made on first use, so the benchmark
-# leaves nothing in the tests' database.
-BENCH_DB = "ai_gateway_bench"
-# What each stage costs: the gateway again with one setting changed, on the scenarios that show
-# it (the usage ledger writes a row per call; by default to SQLite under DATA_DIR).
-VARIANTS: dict[str, dict[str, str]] = {
-    "ledger off": {"LEDGER_ENABLED": "false"},
-    "ledger on, PostgreSQL": {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{BENCH_DB}"},
-}
-VARIANT_SCENARIOS = ("legacy_json", "legacy_stream", "v1_json")
-QUICK = Mode(1, 2, 16, 200, 2, [100, 300], "mock/text?tokens=5&tpot_ms=1000")
+FULL = Mode(2, 6, 16, 1000, 4, LEVELS, SLOW_MODEL, 12, 1)
+QUICK = Mode(1, 2, 16, 200, 2, [100, 300], "mock/text?tokens=5&tpot_ms=1000", 2, 1)
 
 
 class Bench:
@@ -147,12 +139,19 @@ def run(args: argparse.Namespace, results: Results) -> None:
             found = streams.measure(gateway, token, mode.levels, mode.slow_model)
             results.streams, results.streams_skipped = found
             gateway.stop()
-            for label, env in VARIANTS.items():
-                variant = _optional(label, _variant_starter(workdir, mock, label, env), results)
-                if variant is not None:
-                    started.append(variant)
-                    measure_variant(bench, mock, variant, label)
-                    variant.stop()
+            for stage in stages.STAGES:
+                results.stages.append(
+                    stages.measure(
+                        stage,
+                        _variant_starter(workdir, mock),
+                        mock,
+                        workdir,
+                        SECRET,
+                        rounds=mode.stage_rounds,
+                        seconds=mode.stage_s,
+                        connections=mode.connections,
+                    )  # fmt: skip
+                )
         finally:
             for server in reversed(started):
                 server.stop()
@@ -196,10 +195,8 @@ def measure_all(
         r.sequential[name] = bench.load(url, body, auth_for, cpu, sequential=True)
 
 
-def _variant_starter(
-    workdir: Path, mock: Server, label: str, env: dict[str, str]
-) -> Callable[[], Server]:
-    def start() -> Server:
+def _variant_starter(workdir: Path, mock: Server) -> stages.Start:
+    def start(label: str, env: dict[str, str]) -> Server:
         if "DATABASE_URL" in env:
             _ensure_database(env["DATABASE_URL"])
         return start_gateway(workdir, mock, SECRET, env, label)
@@ -235,15 +232,6 @@ def _ensure_database(url: str) -> None:
         raise RuntimeError(f"PostgreSQL unavailable: {err}") from err
 
 
-def measure_variant(bench: Bench, mock: Server, gateway: Server, label: str) -> None:
-    auth = headers(user_token(SECRET))
-    row = bench.results.variants[label] = {}
-    for s in SCENARIOS:
-        if s.key in VARIANT_SCENARIOS:
-            cpu = {"gateway": gateway.pids, "mock": mock.pids}
-            row[s.key] = bench.load(f"{gateway.url}{s.path}", s.body, auth, cpu)
-
-
 def config(mode: Mode, seed: int, nofile: int) -> dict[str, object]:
     return {
         "mock": f"python -m mock_openrouter --bench (precomputed bytes), seed {seed}",
@@ -257,6 +245,8 @@ def config(mode: Mode, seed: int, nofile: int) -> dict[str, object]:
         "sequential": f"wrk -t1 -c1, the first {mode.sequential} responses "
         f"(of at most {mode.sequential_s:g} s)",
         "open streams": f"levels {mode.levels}, model {mode.slow_model}, legacy stream route",
+        "stages": f"each stage's processes at once, {mode.stage_rounds} interleaved rounds of "
+        f"{mode.stage_s} s each per scenario, after a 1 s warm-up (bench/stages.py)",
         "open-file limit": nofile,
         "mode": "quick (development only)" if mode is QUICK else "full",
     }

@@ -140,8 +140,11 @@ def start_gateway(
     name: str = "gateway",
 ) -> Server:
     port = free_port()
+    slug = name.replace(" ", "-").replace(",", "").replace("(", "").replace(")", "")
     env = {
         **os.environ,
+        # The ledger's SQLite file (when it is on) in the run's directory, one per process.
+        "DATA_DIR": str(workdir / f"data-{slug}"),
         "PYTHONPATH": str(ROOT),
         "OPENROUTER_API_KEY": "sk-or-bench-0123456789",
         "OPENROUTER_BASE_URL": f"{mock.url}/api/v1",
@@ -151,7 +154,7 @@ def start_gateway(
         **(extra_env or {}),
     }
     cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]
-    log = workdir / f"{name.replace(' ', '-').replace(',', '')}.log"
+    log = workdir / f"{slug}.log"
     return launch("gateway", cmd, port, log, "/healthz", env)
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from bench import report
-from bench.report import Measured, Results, ScenarioResult
+from bench import report, stages
+from bench.report import Measured, Results, ScenarioResult, StageResult
 from bench.wrk import Load
 
 READING = """\
@@ -44,14 +44,14 @@ def markdown(r: Results) -> str:
         *report.scenario_table(r),
         "",
         *(
-            [
-                "## Stages on and off (the same gateway, one setting changed, same run)",
+            line
+            for stage in r.stages
+            for line in [
+                f"## Stage cost: {stage.name} (interleaved rounds, same run)",
                 "",
-                *report.variant_table(r),
+                *stages.table(r, stage),
                 "",
             ]
-            if r.variants
-            else []
         ),
         "## CPU ratios",
         "",
@@ -72,6 +72,7 @@ def markdown(r: Results) -> str:
         "## Budget (bench/README.md)",
         "",
         *report.budget(r),
+        *(stages.budget(stage) for stage in r.stages),
     ]
     lines += ["", f"The run took {r.seconds} s."]
     if r.notes:
@@ -95,10 +96,20 @@ def from_json(raw: dict[str, Any]) -> Results:
         for s in raw["scenarios"]
     ]
     r.sequential = {target: _measured(m) for target, m in raw["sequential"].items()}
-    r.variants = {
-        name: {key: _measured(m) for key, m in row.items()}
-        for name, row in raw.get("variants", {}).items()
-    }
+    # Reports before 2026-11-30 measured variants one after the other ("variants"): not shown.
+    r.stages = [
+        StageResult(
+            stage["name"],
+            stage["off"],
+            stage["budget_pct"],
+            {
+                label: {key: [_measured(m) for m in ms] for key, ms in row.items()}
+                for label, row in stage["rounds"].items()
+            },
+            stage["skipped"],
+        )
+        for stage in raw.get("stages", [])
+    ]
     r.streams, r.streams_skipped = raw["streams"], raw["streams_skipped"]
     r.notes, r.seconds = raw["notes"], raw.get("seconds", 0)
     return r

@@ -34,6 +34,17 @@ class ScenarioResult:
 
 
 @dataclass
+class StageResult:
+    """One stage's interleaved rounds (bench/stages.py)."""
+
+    name: str
+    off: str  # the label of the process with the stage off
+    budget_pct: float
+    rounds: dict[str, dict[str, list[Measured]]] = field(default_factory=dict)  # label → key
+    skipped: dict[str, str] = field(default_factory=dict)  # what could not run, and why
+
+
+@dataclass
 class Results:
     started_utc: str
     machine: dict[str, str]
@@ -42,8 +53,8 @@ class Results:
     baselines: dict[str, dict[str, Measured]] = field(default_factory=dict)  # kind → target
     scenarios: list[ScenarioResult] = field(default_factory=list)
     sequential: dict[str, Measured] = field(default_factory=dict)  # target → 1 connection
-    # Gateway variants (a stage switched off or moved): variant → scenario key → measured.
-    variants: dict[str, dict[str, Measured]] = field(default_factory=dict)
+    # Each stage off and on, in interleaved rounds (bench/stages.py).
+    stages: list[StageResult] = field(default_factory=list)
     streams: dict[str, object] | None = None
     streams_skipped: str = ""
     notes: list[str] = field(default_factory=list)
@@ -96,24 +107,6 @@ def scenario_table(r: Results) -> list[str]:
             f"| {_f(_cpu(lite, 'litellm'))} | {_f(g.generator_cpu_us)} | {g.errors} "
             f"| {s.gateway.events or '–'} |"
         )
-    return lines
-
-
-def variant_table(r: Results) -> list[str]:
-    """Each stage's cost: the gateway as measured above beside the same gateway with a stage
-    switched off or configured otherwise, in the same run."""
-    names = list(r.variants)
-    lines = [
-        "| scenario | gateway CPU µs/req (as above) | "
-        + " | ".join(f"{n} CPU µs/req" for n in names)
-        + " |",
-        "|---|---|" + "---|" * len(names),
-    ]
-    for s in r.scenarios:
-        cells = [_f(_cpu(r.variants[n].get(s.key), "gateway")) for n in names]
-        if all(c == "–" for c in cells):
-            continue
-        lines.append(f"| {s.label} | {_f(_cpu(s.gateway, 'gateway'))} | {' | '.join(cells)} |")
     return lines
 
 

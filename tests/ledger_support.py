@@ -1,18 +1,62 @@
-"""What the ledger's tests share: a PostgreSQL schema of their own in the real database `test`,
-reading the rows back, and a TCP forwarder a test can cut to play a database outage."""
+"""What the ledger's tests share: the app with its ledger in-process against OpenRouter's
+answers, a PostgreSQL schema of their own in the real database `test`, reading the rows back,
+and a TCP forwarder a test can cut to play a database outage."""
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
+import orjson
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.config import Settings
 from app.ledger.database import create_engine
 from app.ledger.schema import ai_calls
-from tests.factories import make_settings
+from app.ledger.writer import LedgerWriter
+from app.main import create_app
+from tests.factories import make_settings, make_token
+from tests.inprocess import CHAT_ANSWER, STREAM_ANSWER, asgi_client
+
+AUTH = {"Authorization": f"Bearer {make_token('user-7')}"}
+HI = [{"role": "user", "content": "Hi"}]
+SSE = {"content-type": "text/event-stream"}
+
+
+def upstream(request: httpx.Request) -> httpx.Response:
+    """OpenRouter's answers (tests/inprocess.py); the model `broken` gets a 400."""
+    body = orjson.loads(request.content)
+    if body["model"] == "broken":
+        return httpx.Response(400, json={"error": {"message": "bad", "code": 400}})
+    if body.get("stream"):
+        return httpx.Response(200, content=STREAM_ANSWER, headers=SSE)
+    return httpx.Response(200, json=CHAT_ANSWER)
+
+
+def ledger_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "ledger_enabled": True,
+        "database_url": database_url,
+        "ledger_flush_s": 0.05,
+        **overrides,
+    }
+    return make_settings(**values)
+
+
+@asynccontextmanager
+async def ledger_gateway(
+    settings: Settings,
+    handler: Callable[[httpx.Request], Any] = upstream,
+) -> AsyncIterator[tuple[httpx.AsyncClient, LedgerWriter, Any]]:
+    """The app with its lifespan (so the ledger migrates, writes and flushes on leaving)."""
+    app = create_app(settings, transport=httpx.MockTransport(handler))
+    async with asgi_client(app) as (client, state):
+        yield client, app.state.ledger, (app, state)
+
 
 PG_HOST, PG_PORT, PG_DATABASE, PG_ADMIN = "127.0.0.1", 5432, "test", "postgres"
 
@@ -60,7 +104,10 @@ POLL_S = 0.05
 async def wait_for_rows(database_url: str, count: int, within_s: float = 10.0) -> list[Any]:
     """The rows once there are `count`; fails the test after `within_s`."""
     for _ in range(int(within_s / POLL_S)):
-        rows = await ledger_rows(database_url)
+        try:
+            rows = await ledger_rows(database_url)
+        except SQLAlchemyError:  # no table yet: the gateway migrates when the database answers
+            rows = []
         if len(rows) >= count:
             return rows
         await asyncio.sleep(POLL_S)

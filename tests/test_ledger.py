@@ -1,14 +1,12 @@
 """The usage ledger: one row per AI call, on SQLite and on the real PostgreSQL, written off the
-request path, flushed at SIGTERM, and kept through a database outage (or counted when dropped)."""
+request path and flushed at SIGTERM. Database outages: tests/test_ledger_outage.py."""
 
 import asyncio
-import logging
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, MutableMapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -16,55 +14,19 @@ import httpx
 import orjson
 import pytest
 
-from app.config import Settings
-from app.ledger.writer import LedgerWriter
-from app.main import create_app
-from tests.factories import asgi_receive, asgi_scope, make_settings, make_token
+from tests.factories import asgi_receive, asgi_scope
 from tests.gateways import GatewayFactory
-from tests.inprocess import CHAT_ANSWER, STREAM_ANSWER, asgi_client
 from tests.ledger_support import (
-    Forwarder,
+    AUTH,
+    HI,
+    SSE,
+    ledger_gateway,
     ledger_rows,
+    ledger_settings,
     postgres_role,
     postgres_url,
-    wait_for_rows,
 )
 from tests.procs import ROOT, gateway_env
-
-AUTH = {"Authorization": f"Bearer {make_token('user-7')}"}
-HI = [{"role": "user", "content": "Hi"}]
-SSE = {"content-type": "text/event-stream"}
-
-
-def upstream(request: httpx.Request) -> httpx.Response:
-    """OpenRouter's answers (tests/inprocess.py); the model `broken` gets a 400."""
-    body = orjson.loads(request.content)
-    if body["model"] == "broken":
-        return httpx.Response(400, json={"error": {"message": "bad", "code": 400}})
-    if body.get("stream"):
-        return httpx.Response(200, content=STREAM_ANSWER, headers=SSE)
-    return httpx.Response(200, json=CHAT_ANSWER)
-
-
-def ledger_settings(database_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "ledger_enabled": True,
-        "database_url": database_url,
-        "ledger_flush_s": 0.05,
-        **overrides,
-    }
-    return make_settings(**values)
-
-
-@asynccontextmanager
-async def ledger_gateway(
-    settings: Settings,
-    handler: Callable[[httpx.Request], Any] = upstream,
-) -> AsyncIterator[tuple[httpx.AsyncClient, LedgerWriter, Any]]:
-    """The app with its lifespan (so the ledger migrates, writes and flushes on leaving)."""
-    app = create_app(settings, transport=httpx.MockTransport(handler))
-    async with asgi_client(app) as (client, state):
-        yield client, app.state.ledger, (app, state)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -180,53 +142,6 @@ def test_sigterm_writes_every_queued_row(gateway_factory: GatewayFactory, tmp_pa
     rows = asyncio.run(ledger_rows(f"sqlite:///{database}"))
     assert len(rows) == calls
     assert all(r["outcome"] == "ok" and r["cost_usd"] is not None for r in rows)
-
-
-async def test_an_outage_delays_rows_and_fails_no_call() -> None:
-    forwarder = Forwarder()
-    await forwarder.restore()
-    async with postgres_role() as role:
-        direct = postgres_url(role)
-        settings = ledger_settings(postgres_url(role, forwarder.port))
-        async with ledger_gateway(settings) as (client, writer, _app):
-            body = {"model": "m", "messages": HI}
-            assert (await client.post("/api/v1/chat/completions", json=body)).status_code == 401
-            await client.post("/api/v1/chat/completions", json=body, headers=AUTH)
-            await wait_for_rows(direct, 1)  # the unauthenticated call is not one
-            await forwarder.cut()
-            for _ in range(5):
-                answer = await client.post("/api/v1/chat/completions", json=body, headers=AUTH)
-                assert answer.status_code == 200
-            await asyncio.sleep(0.5)
-            assert len(await ledger_rows(direct)) == 1
-            await forwarder.restore()
-            rows = await wait_for_rows(direct, 6)
-            assert writer.dropped == 0
-        await forwarder.cut()
-    assert [r["outcome"] for r in rows] == ["ok"] * 6
-
-
-async def test_past_the_queue_bound_rows_are_dropped_counted_and_warned(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    forwarder = Forwarder()
-    await forwarder.restore()
-    async with postgres_role() as role:
-        direct = postgres_url(role)
-        settings = ledger_settings(postgres_url(role, forwarder.port), ledger_queue_max=5)
-        with caplog.at_level(logging.WARNING, logger="app.ledger"):
-            async with ledger_gateway(settings) as (client, writer, _app):
-                await forwarder.cut()
-                body = {"model": "m", "messages": HI}
-                for _ in range(8):
-                    answer = await client.post("/api/v1/chat/completions", json=body, headers=AUTH)
-                    assert answer.status_code == 200
-                assert writer.dropped == 3
-                await forwarder.restore()
-                await wait_for_rows(direct, 5)
-        await forwarder.cut()
-    drops = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
-    assert drops == ["ledger: queue full (5 rows waiting); dropped 3 call rows"]
 
 
 def test_migrate_command_creates_the_schema_and_exits(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import RowMapping, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.ledger.connections import connected
 from app.ledger.queries import BILLABLE
 from app.ledger.schema import ai_calls, ai_configurations
 
@@ -118,7 +119,7 @@ class ConfigStore:
             .returning(ai_configurations.c.id)
         )
         try:
-            async with self._engine.begin() as conn:
+            async with connected(self._engine, write=True) as conn:
                 return str((await conn.execute(statement)).scalar_one())
         finally:
             self.invalidate()
@@ -138,7 +139,7 @@ class ConfigStore:
             .values(**values, updated_at=datetime.now(UTC))
         )
         try:
-            async with self._engine.begin() as conn:
+            async with connected(self._engine, write=True) as conn:
                 return (await conn.execute(statement)).rowcount > 0
         finally:
             self.invalidate()
@@ -164,5 +165,5 @@ class ConfigStore:
             .where(ai_configurations.c.is_active)
             .order_by(ai_configurations.c.created_at, ai_configurations.c.model_id)
         )
-        async with self._engine.connect() as conn:
+        async with connected(self._engine) as conn:
             return [row._mapping for row in await conn.execute(query)]

@@ -18,7 +18,7 @@ def database_url(settings: Settings) -> str:
     raw = settings.database_url
     if raw is None:
         data_dir = Path(settings.data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
+        _make_folder(data_dir)
         return f"sqlite+aiosqlite:///{data_dir / SQLITE_FILE}"
     scheme, _, rest = raw.partition("://")
     base = scheme.partition("+")[0]
@@ -27,8 +27,17 @@ def database_url(settings: Settings) -> str:
     url = f"sqlite+aiosqlite://{rest}"
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(Path(database).parent)
     return url
+
+
+def _make_folder(folder: Path) -> None:
+    """A folder that cannot be made is not an error here: opening the file then fails, and the
+    ledger reports that as the database being unavailable (app/ledger/service.py)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

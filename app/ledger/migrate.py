@@ -6,9 +6,11 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.ledger.connections import first_line
 from app.ledger.database import create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -28,9 +30,15 @@ async def migrate(engine: AsyncEngine) -> None:
 
 
 async def migrate_database(settings: Settings) -> None:
-    """`ai-gateway migrate`: the schema of the database Settings name, and nothing else."""
+    """`ai-gateway migrate`: the schema of the database Settings name, and nothing else. A
+    database it cannot reach ends it with one line and status 1, not a traceback."""
     engine = create_engine(settings)
     try:
         await migrate(engine)
+    except (SQLAlchemyError, OSError) as err:
+        raise SystemExit(
+            f"ai-gateway migrate: cannot reach the database ({type(err).__name__}: "
+            f"{first_line(err)})"
+        ) from None
     finally:
         await engine.dispose()

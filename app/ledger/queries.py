@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, RowMapping, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.ledger.connections import connected
 from app.ledger.schema import ai_calls
 
 UNKNOWN_MODEL = "unknown"
@@ -87,7 +88,7 @@ async def list_calls(
         select(ai_calls).where(where).order_by(ai_calls.c.started_at.desc(), ai_calls.c.id.desc())
     )
     page = page.offset(offset) if limit is None else page.limit(limit).offset(offset)
-    async with engine.connect() as connection:
+    async with connected(engine) as connection:
         rows = [_row(r._mapping) for r in await connection.execute(page)]
         total = await connection.scalar(select(func.count()).select_from(ai_calls).where(where))
     return rows, int(total or 0)
@@ -114,7 +115,7 @@ def _totals(values: Any) -> Totals:
 
 async def total(engine: AsyncEngine, scope: Scope) -> Totals:
     """Totals over `scope`."""
-    async with engine.connect() as connection:
+    async with connected(engine) as connection:
         return _totals((await connection.execute(_grouped(None, and_(*_conditions(scope))))).one())
 
 
@@ -124,7 +125,7 @@ async def summarize(engine: AsyncEngine, scope: Scope, *, by_user: bool = False)
     c = ai_calls.c
     where = and_(*_conditions(scope))
     model = func.coalesce(c.requested_model, c.served_model, UNKNOWN_MODEL)
-    async with engine.connect() as connection:
+    async with connected(engine) as connection:
         totals = _totals((await connection.execute(_grouped(None, where))).one())
         models = await connection.execute(_grouped(model, where).order_by(model))
         summary = Summary(totals, {str(r[0]): _totals(r[1:]) for r in models})
@@ -137,6 +138,6 @@ async def summarize(engine: AsyncEngine, scope: Scope, *, by_user: bool = False)
 async def call_by_generation(engine: AsyncEngine, generation_id: str) -> dict[str, Any] | None:
     """The call that made `generation_id` (whatever its outcome), or None."""
     query = select(ai_calls).where(ai_calls.c.generation_id == generation_id).limit(1)
-    async with engine.connect() as connection:
+    async with connected(engine) as connection:
         row = (await connection.execute(query)).first()
     return None if row is None else _row(row._mapping)

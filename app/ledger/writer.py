@@ -16,11 +16,12 @@ import asyncio
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.ledger.connections import first_line
 from app.ledger.inserts import Columns, insert_rows
 
 log = logging.getLogger("app.ledger")
@@ -49,6 +50,7 @@ class LedgerWriter:
         flush_s: float,
         retry_first_s: float = RETRY_FIRST_S,
         retry_max_s: float = RETRY_MAX_S,
+        prepare: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._engine = engine
         self._to_columns = to_columns
@@ -62,6 +64,9 @@ class LedgerWriter:
         self._wrote = asyncio.Event()
         self._whole = False  # the next wake writes every waiting row, not only full batches
         self._closing = False
+        # Done before the first write, retried like one: the schema's migration, when the
+        # database could not be reached at start-up (app/ledger/service.py).
+        self._prepare = prepare
         self._failing = False
         self._task: asyncio.Task[None] | None = None
         self.written = 0
@@ -136,18 +141,20 @@ class LedgerWriter:
     async def _drain(self, whole: bool) -> None:
         """Write full batches, then (when `whole`) what is left."""
         backoff = self._retry_first_s
-        while self._rows and (whole or len(self._rows) >= self._batch_size):
+        while self._prepare is not None or (
+            self._rows and (whole or len(self._rows) >= self._batch_size)
+        ):
             self._report_drops()
             batch = list(itertools.islice(self._rows, self._batch_size))
             try:
-                await self._insert(batch)
+                await self._write(batch)
             except Exception as err:  # any database failure: the rows wait and are retried
                 if not self._failing:
                     self._failing = True
                     log.warning(
                         "ledger: cannot write (%s: %s); %d call rows wait, retrying",
                         type(err).__name__,
-                        str(err).splitlines()[0][:200] if str(err) else "",
+                        first_line(err),
                         len(self._rows),
                     )
                 await asyncio.sleep(backoff)
@@ -162,6 +169,13 @@ class LedgerWriter:
                 self._failing = False
                 log.warning("ledger: database back; writing the %d waiting rows", len(self._rows))
         self._report_drops()
+
+    async def _write(self, batch: list[Row]) -> None:
+        if self._prepare is not None:
+            await self._prepare()
+            self._prepare = None
+        if batch:
+            await self._insert(batch)
 
     async def _insert(self, batch: list[Row]) -> None:
         rows = [self._to_columns(row) for row in batch]

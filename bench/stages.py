@@ -1,0 +1,156 @@
+"""What each stage costs: the gateway with the stage off beside the same gateway with it on (in
+each way it can be configured), all running at once and measured in interleaved rounds.
+
+Measured one after the other, the variants' figures moved with the machine's load more than
+with the stage (a run on this shared 2-core machine showed the ledger off at 570 µs/req and on
+at 417): a neighbour's burst fell on one variant only. Here every round runs each process for
+a few seconds in a rotated order, and a stage's cost is the median, over rounds, of its
+round's CPU per request against the stage-off process's in the same round.
+"""
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import wrk
+from bench.procs import Server
+from bench.report import Measured, Results, StageResult, _f
+from bench.scenarios import SCENARIOS, headers, probe, user_token
+
+# The scenarios that show a stage: a row per call, JSON and streamed, on both surfaces.
+STAGE_SCENARIOS = ("legacy_json", "legacy_stream", "v1_json")
+# The PostgreSQL variant writes to a database of its own, made on first use, so the benchmark
+# leaves nothing in the tests' database.
+BENCH_DB = "ai_gateway_bench"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    off: tuple[str, dict[str, str]]  # label, environment
+    on: dict[str, dict[str, str]]  # label → environment
+    budget_pct: float  # the most it may add to a request's CPU (bench/README.md)
+
+
+STAGES = [
+    Stage(
+        "usage ledger",
+        ("ledger off", {"LEDGER_ENABLED": "false"}),
+        {
+            "ledger on, SQLite (default)": {},
+            "ledger on, PostgreSQL": {
+                "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{BENCH_DB}"
+            },
+        },
+        10.0,
+    ),
+]
+
+Start = Callable[[str, dict[str, str]], Server]
+
+
+def measure(
+    stage: Stage,
+    start: Start,
+    mock: Server,
+    workdir: Path,
+    secret: str,
+    *,
+    rounds: int,
+    seconds: int,
+    connections: int,
+) -> StageResult:
+    """Start the stage's processes (one that cannot start is skipped and said so), then for each
+    scenario: probe and warm each, and run `rounds` rounds of `seconds` on each in turn."""
+    result = StageResult(stage.name, stage.off[0], stage.budget_pct)
+    servers: dict[str, Server] = {}
+    try:
+        for label, env in [stage.off, *stage.on.items()]:
+            try:
+                servers[label] = start(label, env)
+            except RuntimeError as err:
+                result.skipped[label] = str(err)
+        auth = headers(user_token(secret))
+        labels = list(servers)
+        for s in (s for s in SCENARIOS if s.key in STAGE_SCENARIOS):
+            ready = []
+            for label in labels:
+                answer = probe(f"{servers[label].url}{s.path}", s.body, auth)
+                if answer.ok:
+                    ready.append(label)
+                    url = f"{servers[label].url}{s.path}"
+                    wrk.run(workdir, url, s.body, auth, connections=connections, seconds=1,
+                            servers={})  # fmt: skip
+                else:
+                    result.skipped[f"{label}, {s.label}"] = f"probe: {answer.status}"
+            for n in range(rounds):
+                for label in ready[n % len(ready) :] + ready[: n % len(ready)]:
+                    server = servers[label]
+                    load = wrk.run(
+                        workdir, f"{server.url}{s.path}", s.body, auth, connections=connections,
+                        seconds=seconds, servers={"gateway": server.pids, "mock": mock.pids},
+                    )  # fmt: skip
+                    result.rounds.setdefault(label, {}).setdefault(s.key, []).append(
+                        Measured(load=load)
+                    )
+    finally:
+        for server in servers.values():
+            server.stop()
+    return result
+
+
+def _cpus(measured: list[Measured]) -> list[float]:
+    return [m.load.cpu_us["gateway"] for m in measured if m.load is not None]
+
+
+def cost_pct(result: StageResult, label: str, key: str) -> float | None:
+    """The median over rounds of (on ÷ off − 1), in %; None when either was not measured."""
+    on = _cpus(result.rounds.get(label, {}).get(key, []))
+    off = _cpus(result.rounds.get(result.off, {}).get(key, []))
+    pairs = [a / b - 1 for a, b in zip(on, off, strict=False) if b > 0]
+    return statistics.median(pairs) * 100 if pairs else None
+
+
+def table(r: Results, result: StageResult) -> list[str]:
+    on = [label for label in result.rounds if label != result.off]
+    lines = [
+        f"| scenario | {result.off} CPU µs/req | "
+        + " | ".join(f"{label} CPU µs/req (cost)" for label in on)
+        + " |",
+        "|---|---|" + "---|" * len(on),
+    ]
+    for s in r.scenarios:
+        if s.key not in STAGE_SCENARIOS:
+            continue
+        off = _cpus(result.rounds.get(result.off, {}).get(s.key, []))
+        cells = []
+        for label in on:
+            cpus = _cpus(result.rounds[label].get(s.key, []))
+            cost = cost_pct(result, label, s.key)
+            shown = "–" if cost is None else f"{cost:+.1f} %"
+            cells.append(f"{_f(statistics.median(cpus) if cpus else None)} ({shown})")
+        median_off = _f(statistics.median(off) if off else None)
+        lines.append(f"| {s.label} | {median_off} | {' | '.join(cells)} |")
+    rounds = max((len(v) for row in result.rounds.values() for v in row.values()), default=0)
+    lines += ["", f"Medians of {rounds} interleaved rounds per process and scenario."]
+    lines += [f"- {label}: skipped ({why})" for label, why in result.skipped.items()]
+    return lines
+
+
+def budget(result: StageResult) -> str:
+    """PASS when every variant's cost stays within the stage's budget in every scenario."""
+    on = [label for label in [*result.rounds, *result.skipped] if label != result.off]
+    worst: dict[str, float | None] = {}
+    for label in on:
+        costs = [cost_pct(result, label, key) for key in STAGE_SCENARIOS]
+        measured = [c for c in costs if c is not None]
+        worst[label] = max(measured) if len(measured) == len(costs) else None
+    ok = bool(worst) and all(c is not None and c <= result.budget_pct for c in worst.values())
+    shown = "; ".join(
+        f"{label} {'not measured' if c is None else f'{c:+.1f} %'}" for label, c in worst.items()
+    )
+    return (
+        f"- **{'PASS' if ok else 'FAIL'}** {result.name}, the most it adds to a request's CPU "
+        f"in any scenario: {shown} (budget ≤ {result.budget_pct:g} %)"
+    )
