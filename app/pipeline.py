@@ -161,9 +161,13 @@ class Call:
                 hook(self, outcome)
 
     def end_stream(self, kind: OutcomeKind) -> None:
+        """The relay's last word, said before it closes the upstream: the call is recorded now,
+        so a caller who has read the last event and asks for its generation at once finds it."""
         self.stream_end = kind
+        self.finish(Outcome(kind, 200))
 
     def close_stream(self) -> None:
+        """The response is over; a stream whose relay never ran is recorded here."""
         self.finish(Outcome(self.stream_end, 200))
 
 

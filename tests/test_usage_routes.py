@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import orjson
 import pytest
 from insforge import InsforgeClient
@@ -327,3 +328,28 @@ async def test_python_sdk_reads_usage(gateway_factory: GatewayFactory, tmp_path:
     assert summary.by_model["mock/text"].tokens == record.total_tokens
     assert by_config == []
     assert caught.value.status_code == 403
+
+
+async def test_a_stream_s_generation_is_found_as_soon_as_its_last_event_is_read(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    """The call is recorded when the relay ends, before the upstream is closed and the
+    response finished: a caller who asks at once never gets a 404 for its own generation."""
+    process = gateway_factory.own(LEDGER_ENABLED="true", DATABASE_URL=sqlite_url(tmp_path))
+    token = make_token("user-fast")
+    client = openai.AsyncOpenAI(base_url=f"{process.url}/api/v1", api_key=token)
+    found = []
+    async with client, httpx.AsyncClient(base_url=process.url) as plain:
+        for _ in range(20):
+            stream = await client.chat.completions.create(
+                model="mock/text", messages=[{"role": "user", "content": "Hi"}], stream=True
+            )
+            ids = {chunk.id async for chunk in stream}
+            (generation_id,) = ids
+            answer = await plain.get(
+                "/api/v1/generation",
+                params={"id": generation_id},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            found.append(answer.status_code)
+    assert found == [200] * 20
