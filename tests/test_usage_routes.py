@@ -199,6 +199,15 @@ async def test_usage_by_configuration(
     summary = (await client.get("/api/ai/usage/summary?configId=cfg-1", headers=ADMIN)).json()
     assert (summary["totalRequests"], summary["totalTokens"]) == (2, 44)
     assert (await client.get("/api/ai/usage/config/none", headers=ADMIN)).json() == []
+    # Unpaged as the legacy route was, up to a bound; a page when asked; the count in a header.
+    assert (await client.get("/api/ai/usage/config/cfg-1", headers=ADMIN)).headers[
+        "x-total-count"
+    ] == "2"
+    page = await client.get("/api/ai/usage/config/cfg-1?limit=1&offset=1", headers=ADMIN)
+    assert [r["generationId"] for r in page.json()] == ["gen-1"]
+    assert page.headers["x-total-count"] == "2"
+    too_many = await client.get("/api/ai/usage/config/cfg-1?limit=100000", headers=ADMIN)
+    assert too_many.status_code == 400
 
 
 async def test_own_usage_today_and_this_month(

@@ -29,6 +29,10 @@ router = APIRouter(prefix="/api/ai/usage", tags=["legacy-admin"])
 
 DEFAULT_LIMIT = 50  # the legacy route's default page
 MAX_LIMIT = 1000  # one page's rows are held in memory while the answer is built
+# The configuration route was unpaged (a bare array, which the Python SDK reads whole); this
+# bounds the rows one answer holds. `limit`/`offset` page it, and X-Total-Count tells a client
+# that there are more.
+MAX_CONFIG_ROWS = 10_000
 
 StartDate = Annotated[datetime | None, Query(alias="startDate")]
 EndDate = Annotated[datetime | None, Query(alias="endDate")]
@@ -132,7 +136,12 @@ async def list_configuration_usage(
     engine: LedgerDep,
     start: StartDate = None,
     end: EndDate = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_CONFIG_ROWS)] = MAX_CONFIG_ROWS,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    """Every call made through one AI configuration in a time range, newest first."""
-    rows, _ = await list_calls(engine, Scope(start, end, config_id=config_id))
-    return json_response([usage_record(row) for row in rows])
+    """The calls made through one AI configuration in a time range, newest first: all of them
+    up to 10,000 (the legacy route had no page), or the page `limit`/`offset` ask for;
+    `X-Total-Count` is how many there are in the range."""
+    scope = Scope(start, end, config_id=config_id)
+    rows, total = await list_calls(engine, scope, limit=limit, offset=offset)
+    return json_response([usage_record(row) for row in rows], {"X-Total-Count": str(total)})

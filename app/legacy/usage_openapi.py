@@ -88,11 +88,21 @@ USAGE_SUMMARY: Responses = {
     ),
     **_USAGE_ERRORS,
 }
+
 USAGE_CONFIG: Responses = {
-    200: json_answer(
-        {"type": "array", "items": _USAGE_RECORD},
-        "Every call made through the configuration in the range, newest first.",
-    ),
+    200: {
+        **json_answer(
+            {"type": "array", "items": _USAGE_RECORD},
+            "The calls made through the configuration in the range, newest first (at most "
+            "10,000, or the page asked for).",
+        ),
+        "headers": {
+            "X-Total-Count": {
+                "description": "How many calls there are in the range, on every page.",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        },
+    },
     **_USAGE_ERRORS,
 }
 
