@@ -86,8 +86,8 @@ async def test_a_gateway_started_without_its_database_serves_and_migrates_when_i
         settings = ledger_settings(postgres_url(role, forwarder.port))
         with caplog.at_level(logging.WARNING, logger="app.ledger"):
             async with ledger_gateway(settings) as (client, writer, _app):
-                for _ in range(3):
-                    answer = await client.post("/api/v1/chat/completions", json=CHAT, headers=AUTH)
+                for path in ("/api/v1/chat/completions", "/api/ai/chat/completion") * 2:
+                    answer = await client.post(path, json=CHAT, headers=AUTH)
                     assert answer.status_code == 200
                 usage = await client.get("/api/ai/usage", headers=ADMIN)
                 assert usage.status_code == 503
@@ -97,15 +97,19 @@ async def test_a_gateway_started_without_its_database_serves_and_migrates_when_i
                 assert mine.status_code == 503
                 assert mine.json()["error"]["type"] == "api_error"
                 await forwarder.restore()
-                rows = await wait_for_rows(direct, 3)
+                rows = await wait_for_rows(direct, 4)
                 assert writer.dropped == 0
                 usage = await client.get("/api/ai/usage", headers=ADMIN)
                 assert usage.status_code == 200
-                assert len(usage.json()["records"]) == 3
+                assert len(usage.json()["records"]) == 4
         await forwarder.cut()
-    assert [r["outcome"] for r in rows] == ["ok"] * 3
+    assert [r["outcome"] for r in rows] == ["ok"] * 4
     said = [r.getMessage() for r in caplog.records]
     assert sum("database unavailable at start-up" in m for m in said) == 1
+    # The legacy calls look up their AI configuration: one attempt and one warning per outage,
+    # not one per call.
+    assert sum("ai configurations: cannot read" in m for m in said) == 1
+    assert "ledger: database back; writing the 4 waiting rows" in said
     assert not any(role in m or "postgresql://" in m for m in said)  # no URL, no credentials
 
 

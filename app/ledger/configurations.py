@@ -5,7 +5,8 @@ Every AI call on a gated route asks `ConfigStore.active(model)`. It answers from
 all active rows, reloaded at most every `ttl_s` (one query, whatever the number of models) and
 at once after a write through the store (`invalidate`). Another process's writes show within
 `ttl_s`. A database that fails a reload leaves the last snapshot in use; with none yet,
-`ConfigsUnavailable` lets the caller decide.
+`ConfigsUnavailable` lets the caller decide. Either way the next read is tried `ttl_s` later, not
+by every call meanwhile, and the outage is logged once.
 """
 
 import asyncio
@@ -57,13 +58,16 @@ class ConfigStore:
         self._snapshot: dict[str, ActiveConfig] | None = None
         self._expires = 0.0
         self._generation = 0
+        self._failing = False
         self._lock = asyncio.Lock()
 
     async def active(self, model_id: str) -> ActiveConfig | None:
         """The active configuration of `model_id` (the hot path: a dict lookup, mostly)."""
         snapshot = self._snapshot
-        if snapshot is None or time.monotonic() >= self._expires:
+        if time.monotonic() >= self._expires:
             snapshot = await self._reload()
+        elif snapshot is None:  # the last read failed, less than `ttl_s` ago: not again yet
+            raise ConfigsUnavailable
         return snapshot.get(model_id)
 
     def invalidate(self) -> None:
@@ -72,8 +76,10 @@ class ConfigStore:
 
     async def _reload(self) -> dict[str, ActiveConfig]:
         async with self._lock:
-            if self._snapshot is not None and time.monotonic() < self._expires:
-                return self._snapshot  # another call reloaded it while this one waited
+            if time.monotonic() < self._expires:  # another call read it while this one waited
+                if self._snapshot is None:
+                    raise ConfigsUnavailable
+                return self._snapshot
             generation = self._generation
             query = select(
                 ai_configurations.c.model_id,
@@ -84,11 +90,16 @@ class ConfigStore:
                 async with asyncio.timeout(LOOKUP_TIMEOUT_S), self._engine.connect() as conn:
                     rows = (await conn.execute(query)).all()
             except Exception as err:  # any database failure: keep what there is
-                log.warning("ai configurations: cannot read (%s)", type(err).__name__)
+                if not self._failing:  # once per outage, not once per `ttl_s`
+                    self._failing = True
+                    log.warning("ai configurations: cannot read (%s)", type(err).__name__)
                 self._expires = time.monotonic() + self._ttl_s
                 if self._snapshot is None:
                     raise ConfigsUnavailable from err
                 return self._snapshot
+            if self._failing:
+                self._failing = False
+                log.warning("ai configurations: readable again")
             snapshot = {model: ActiveConfig(id_, prompt) for model, id_, prompt in rows}
             self._snapshot = snapshot
             # A write during the query invalidated it again: the next call reloads.

@@ -160,14 +160,14 @@ class LedgerWriter:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._retry_max_s)
                 continue
+            if self._failing:
+                self._failing = False
+                log.warning("ledger: database back; writing the %d waiting rows", len(self._rows))
             for _ in batch:
                 self._rows.popleft()
             self.written += len(batch)
             self._wrote.set()
             backoff = self._retry_first_s
-            if self._failing:
-                self._failing = False
-                log.warning("ledger: database back; writing the %d waiting rows", len(self._rows))
         self._report_drops()
 
     async def _write(self, batch: list[Row]) -> None:
