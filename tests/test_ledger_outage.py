@@ -156,6 +156,8 @@ def test_migrate_without_a_database_says_so_in_one_line() -> None:
         check=False,
     )
     assert done.returncode == 1
-    assert done.stderr.startswith("ai-gateway migrate: cannot reach the database (")
+    assert done.stderr.startswith(
+        "ai-gateway migrate: the database refused or could not be reached ("
+    )
     assert "Traceback" not in done.stderr
     assert "secret-pw" not in done.stderr
