@@ -128,6 +128,19 @@ class Settings(BaseSettings):
     # Legacy chat and image calls need an active AI configuration for their model (as the
     # legacy backend required); the configurations live in the ledger's database.
     ai_require_config: bool = False
+    # Limits per caller (app/quotas/), each off when unset: requests per minute, tokens per UTC
+    # day, USD per UTC day and month, calls in flight (streams and JSON calls). They apply to
+    # every signed-in user and to the anonymous caller; the admin is not limited.
+    quota_rpm: int | None = Field(default=None, gt=0)
+    quota_tokens_per_day: int | None = Field(default=None, gt=0)
+    quota_usd_per_day: float | None = Field(default=None, gt=0)
+    quota_usd_per_month: float | None = Field(default=None, gt=0)
+    quota_concurrent_streams: int | None = Field(default=None, gt=0)
+    # Where the limits are counted: this process's memory, or Redis for every process at once
+    # (`redis://[:password@]host:6379/0`). When Redis cannot be reached, `closed` answers 503
+    # and `open` serves without limits.
+    redis_url: SecretStr | None = None
+    quota_fail_mode: Literal["closed", "open"] = "closed"
 
     @field_validator(
         "cors_origins",

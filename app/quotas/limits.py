@@ -1,0 +1,113 @@
+"""What is limited, what one call needs, and what a store decides.
+
+Every limit is counted per principal id (a user's `sub`, `anon` for the anonymous caller):
+- `rpm`: requests per minute, by GCRA (a request every 60/rpm s, bursts up to rpm): exact at
+  the window's edge, one number stored;
+- `tokens_per_day`, `usd_per_day` (UTC day) and `usd_per_month` (UTC month): what was settled
+  in the period plus what calls in flight have reserved, against the limit;
+- `concurrent`: calls in flight, streams and JSON calls alike.
+A reservation holds a call's worst case from admission to settlement, and expires on its own
+(`expires_s`) if its process never settles it.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from app.config import Settings
+
+LimitKind = Literal["concurrent", "rpm", "tokens_per_day", "usd_per_day", "usd_per_month"]
+WINDOW_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    rpm: int | None = None
+    tokens_per_day: int | None = None
+    usd_per_day: float | None = None
+    usd_per_month: float | None = None
+    concurrent: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in self.values())
+
+    def values(self) -> tuple[float | None, ...]:
+        """In the stores' order: concurrent, rpm, tokens/day, USD/day, USD/month."""
+        return (
+            self.concurrent,
+            self.rpm,
+            self.tokens_per_day,
+            self.usd_per_day,
+            self.usd_per_month,
+        )
+
+
+KINDS: tuple[LimitKind, ...] = (
+    "concurrent",
+    "rpm",
+    "tokens_per_day",
+    "usd_per_day",
+    "usd_per_month",
+)
+
+
+def default_limits(settings: Settings) -> Limits:
+    return Limits(
+        rpm=settings.quota_rpm,
+        tokens_per_day=settings.quota_tokens_per_day,
+        usd_per_day=settings.quota_usd_per_day,
+        usd_per_month=settings.quota_usd_per_month,
+        concurrent=settings.quota_concurrent_streams,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """A call's worst case, held while it runs."""
+
+    tokens: int
+    usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """One limit after an admission (or at a refusal): what is left, and when it is whole."""
+
+    kind: LimitKind
+    limit: float
+    remaining: float
+    reset_s: float  # seconds until the limit is whole again (or, refused, until one fits)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    admitted: bool
+    # Admitted: the tightest limit (least left, relative to it). Refused: the one that refused.
+    standing: Standing | None
+
+
+@dataclass(frozen=True, slots=True)
+class Periods:
+    day: str  # 20261130
+    month: str  # 202611
+    to_day_end_s: float
+    to_month_end_s: float
+
+
+def periods(now: float) -> Periods:
+    moment = datetime.fromtimestamp(now, UTC)
+    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    next_day = start + timedelta(days=1)
+    first = start.replace(day=1)
+    next_month = (first + timedelta(days=32)).replace(day=1)
+    return Periods(
+        start.strftime("%Y%m%d"),
+        start.strftime("%Y%m"),
+        next_day.timestamp() - now,
+        next_month.timestamp() - now,
+    )
+
+
+def tightest(standings: list[Standing]) -> Standing | None:
+    return min(standings, key=lambda s: s.remaining / s.limit, default=None)

@@ -1,0 +1,113 @@
+"""The in-process store: the limits of one process (REDIS_URL unset).
+
+The same algorithm as the Redis store's script (app/quotas/redis_store.py), in Python; the
+tests run every case on both. Nothing here awaits, so one admission is atomic on the loop.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+from app.quotas.limits import WINDOW_S, Decision, Limits, Need, Standing, periods, tightest
+
+EPSILON = 1e-9
+
+
+@dataclass(slots=True)
+class _Account:
+    tat: float = 0.0  # GCRA: when the next request would be "on time"
+    held: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # tokens, usd, expiry
+    held_tokens: int = 0
+    held_usd: float = 0.0
+    day: str = ""
+    day_tokens: int = 0
+    day_usd: float = 0.0
+    month: str = ""
+    month_usd: float = 0.0
+
+    def release(self, reservation: str) -> None:
+        tokens, usd, _ = self.held.pop(reservation)
+        self.held_tokens -= tokens
+        self.held_usd = max(0.0, self.held_usd - usd)
+
+    def roll(self, day: str, month: str) -> None:
+        if self.day != day:
+            self.day, self.day_tokens, self.day_usd = day, 0, 0.0
+        if self.month != month:
+            self.month, self.month_usd = month, 0.0
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._accounts: dict[str, _Account] = {}
+
+    async def admit(
+        self, key: str, limits: Limits, need: Need, reservation: str, now: float, expires_s: float
+    ) -> Decision:
+        account = self._accounts.setdefault(key, _Account())
+        for held, (_, _, expiry) in list(account.held.items()):
+            if expiry <= now:
+                account.release(held)
+        p = periods(now)
+        account.roll(p.day, p.month)
+        standings: list[Standing] = []
+        if limits.concurrent is not None:
+            left = limits.concurrent - len(account.held) - 1
+            if left < 0:
+                return Decision(False, Standing("concurrent", limits.concurrent, 0, 1.0))
+            standings.append(Standing("concurrent", limits.concurrent, left, 0.0))
+        new_tat = account.tat
+        if limits.rpm is not None:
+            interval = WINDOW_S / limits.rpm
+            new_tat = max(account.tat, now) + interval
+            wait = new_tat - now - WINDOW_S
+            if wait > EPSILON:
+                return Decision(False, Standing("rpm", limits.rpm, 0, wait))
+            left = math.floor((WINDOW_S - (new_tat - now)) / interval + EPSILON)
+            standings.append(Standing("rpm", limits.rpm, left, new_tat - now))
+        if limits.tokens_per_day is not None:
+            used = account.day_tokens + account.held_tokens + need.tokens
+            if used > limits.tokens_per_day:
+                return Decision(
+                    False,
+                    Standing(
+                        "tokens_per_day",
+                        limits.tokens_per_day,
+                        max(0, limits.tokens_per_day - account.day_tokens - account.held_tokens),
+                        p.to_day_end_s,
+                    ),
+                )
+            standings.append(
+                Standing(
+                    "tokens_per_day",
+                    limits.tokens_per_day,
+                    limits.tokens_per_day - used,
+                    p.to_day_end_s,
+                )
+            )
+        for kind, limit, spent, reset in (
+            ("usd_per_day", limits.usd_per_day, account.day_usd, p.to_day_end_s),
+            ("usd_per_month", limits.usd_per_month, account.month_usd, p.to_month_end_s),
+        ):
+            if limit is None:
+                continue
+            used_usd = spent + account.held_usd + need.usd
+            if used_usd > limit + EPSILON:
+                left_usd = max(0.0, limit - spent - account.held_usd)
+                return Decision(False, Standing(kind, limit, left_usd, reset))  # type: ignore[arg-type]
+            standings.append(Standing(kind, limit, limit - used_usd, reset))  # type: ignore[arg-type]
+        account.tat = new_tat
+        account.held[reservation] = (need.tokens, need.usd, now + expires_s)
+        account.held_tokens += need.tokens
+        account.held_usd += need.usd
+        return Decision(True, tightest(standings))
+
+    async def settle(self, key: str, reservation: str, tokens: int, usd: float, now: float) -> None:
+        """The call's real use replaces its reservation (which may have expired meanwhile)."""
+        account = self._accounts.setdefault(key, _Account())
+        if reservation in account.held:
+            account.release(reservation)
+        p = periods(now)
+        account.roll(p.day, p.month)
+        account.day_tokens += tokens
+        account.day_usd += usd
+        account.month_usd += usd

@@ -1,0 +1,128 @@
+"""Both quota stores, case by case, on the same clock: the in-process one and the real Redis at
+127.0.0.1:6379. Each test uses principals of its own, so runs never share a count."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from redis.asyncio import Redis
+
+from app.quotas.limits import Decision, Limits, Need
+from app.quotas.memory import MemoryStore
+from app.quotas.redis_store import RedisStore
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC).timestamp()
+NOTHING = Need(0, 0.0)
+Store = MemoryStore | RedisStore
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    client = Redis.from_url(REDIS_URL)
+    try:
+        yield RedisStore(client)
+    finally:
+        await client.aclose()
+
+
+def user() -> str:
+    return f"user-{uuid.uuid4().hex[:10]}"
+
+
+async def admit(
+    store: Store, key: str, limits: Limits, now: float, need: Need = NOTHING, held: str = ""
+) -> Decision:
+    return await store.admit(key, limits, need, held or uuid.uuid4().hex, now, 900.0)
+
+
+async def test_requests_per_minute_are_exact_at_the_edge(store: Store) -> None:
+    key, limits = user(), Limits(rpm=3)
+    for n in range(3):
+        decision = await admit(store, key, limits, T0)
+        assert decision.admitted
+        assert decision.standing is not None
+        assert decision.standing.remaining == 2 - n
+    refused = await admit(store, key, limits, T0)
+    assert not refused.admitted
+    assert refused.standing is not None
+    assert refused.standing.kind == "rpm"
+    assert refused.standing.reset_s == pytest.approx(20.0)
+    assert not (await admit(store, key, limits, T0 + 19.999)).admitted
+    assert (await admit(store, key, limits, T0 + 20.0)).admitted
+    assert not (await admit(store, key, limits, T0 + 20.0)).admitted
+    # A quiet minute refills the whole burst.
+    for _ in range(3):
+        assert (await admit(store, key, limits, T0 + 100.0)).admitted
+
+
+async def test_calls_in_flight_are_limited_until_settled(store: Store) -> None:
+    key, limits = user(), Limits(concurrent=2)
+    assert (await admit(store, key, limits, T0, held="a")).admitted
+    assert (await admit(store, key, limits, T0, held="b")).admitted
+    refused = await admit(store, key, limits, T0, held="c")
+    assert not refused.admitted
+    assert refused.standing is not None
+    assert refused.standing.kind == "concurrent"
+    await store.settle(key, "a", 0, 0.0, T0 + 1)
+    assert (await admit(store, key, limits, T0 + 1, held="c")).admitted
+    # Another principal has its own count.
+    assert (await admit(store, user(), limits, T0)).admitted
+
+
+async def test_a_reservation_never_settled_expires(store: Store) -> None:
+    key, limits = user(), Limits(concurrent=1)
+    assert (await store.admit(key, limits, NOTHING, "lost", T0, 10.0)).admitted
+    assert not (await admit(store, key, limits, T0 + 9.9)).admitted
+    assert (await admit(store, key, limits, T0 + 10.0)).admitted
+
+
+async def test_tokens_per_day_hold_the_worst_case_then_the_real_use(store: Store) -> None:
+    key, limits = user(), Limits(tokens_per_day=100)
+    assert (await admit(store, key, limits, T0, Need(60, 0.0), "a")).admitted
+    refused = await admit(store, key, limits, T0, Need(50, 0.0))
+    assert not refused.admitted
+    assert refused.standing is not None
+    assert (refused.standing.kind, refused.standing.remaining) == ("tokens_per_day", 40)
+    assert refused.standing.reset_s == pytest.approx(12 * 3600)
+    await store.settle(key, "a", 10, 0.0, T0 + 1)
+    admitted = await admit(store, key, limits, T0 + 2, Need(50, 0.0))
+    assert admitted.standing is not None
+    assert admitted.standing.remaining == 40
+    # The next UTC day starts from nothing.
+    assert (await admit(store, key, limits, T0 + 12 * 3600, Need(100, 0.0))).admitted
+
+
+async def test_spend_per_day_and_per_month(store: Store) -> None:
+    key, limits = user(), Limits(usd_per_day=1.0, usd_per_month=1.5)
+    assert (await admit(store, key, limits, T0, Need(0, 0.9), "a")).admitted
+    refused = await admit(store, key, limits, T0, Need(0, 0.2))
+    assert refused.standing is not None
+    assert (refused.admitted, refused.standing.kind) == (False, "usd_per_day")
+    await store.settle(key, "a", 0, 0.75, T0)
+    assert (await admit(store, key, limits, T0, Need(0, 0.25), "b")).admitted  # exactly 1.0
+    await store.settle(key, "b", 0, 0.25, T0)
+    tomorrow = T0 + 24 * 3600
+    refused = await admit(store, key, limits, tomorrow, Need(0, 0.6))
+    assert refused.standing is not None
+    assert (refused.admitted, refused.standing.kind) == (False, "usd_per_month")
+    assert refused.standing.remaining == pytest.approx(0.5)
+    next_month = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
+    assert (await admit(store, key, limits, next_month, Need(0, 1.0))).admitted
+
+
+async def test_the_tightest_limit_is_the_one_reported(store: Store) -> None:
+    key, limits = user(), Limits(rpm=100, concurrent=2, tokens_per_day=1000)
+    decision = await admit(store, key, limits, T0, Need(10, 0.0))
+    assert decision.standing is not None
+    assert (decision.standing.kind, decision.standing.remaining) == ("concurrent", 1)
+
+
+async def test_no_limits_admit_everything(store: Store) -> None:
+    decision = await admit(store, user(), Limits(), T0, Need(10**9, 10.0**6))
+    assert decision.admitted
+    assert decision.standing is None
