@@ -36,6 +36,7 @@ from app.ledger.configurations import ConfigStore
 from app.ledger.service import running_ledger
 from app.openapi import ai_openapi_extra, ai_responses, complete_openapi
 from app.pipeline import Endpoint, Pipeline, ai_endpoint
+from app.quotas.service import running_quotas
 from app.routes import AI_ROUTES, ROUTERS
 from app.streams.clock import ShutdownCoordinator
 from app.upstream.catalog import ModelCatalog
@@ -150,6 +151,9 @@ def create_app(
                 upstream = UpstreamClient(client, settings, upstream_transport)
                 catalog = ModelCatalog(upstream, settings.models_cache_ttl_s)
                 gateway = Gateway(settings, upstream, shutdown, catalog, assets, configs)
+                app.state.quotas = await stack.enter_async_context(
+                    running_quotas(settings, pipeline, catalog)
+                )
                 yield {"gateway": gateway}
         finally:
             await assets.aclose()

@@ -44,6 +44,7 @@ from app.errors import (
     error_response,
     unexpected_error_response,
 )
+from app.json_shape import Json
 from app.policy import PolicyError
 from app.upstream.failures import UpstreamFailure
 from app.usage import Usage
@@ -77,7 +78,8 @@ class Surface:
         return None
 
 
-AdmissionHook = Callable[["Call"], Awaitable[None]]
+# An admission hook sees the call and the body about to go upstream (after the policy).
+AdmissionHook = Callable[["Call", Json], Awaitable[None]]
 RecordHook = Callable[["Call", Outcome], None]
 
 
@@ -109,6 +111,8 @@ class Call:
         "requested_model",
         "configuration_id",
         "usage",
+        "reservation",
+        "limit_headers",
     )
 
     def __init__(
@@ -140,6 +144,10 @@ class Call:
         # The AI configuration the call ran under (app/ledger/configurations.py), if any.
         self.configuration_id: str | None = None
         self.usage = Usage()
+        # What an admission hook holds for the call until it is recorded (app/quotas/), and
+        # the headers it adds to a successful answer.
+        self.reservation: object | None = None
+        self.limit_headers: list[tuple[bytes, bytes]] | None = None
 
     def take_body(self) -> bytes:
         """The request body, handed over once: a stream keeps its call for its whole life, and
@@ -147,11 +155,11 @@ class Call:
         body, self.body = self.body, b""
         return body
 
-    async def admit(self) -> None:
+    async def admit(self, upstream_body: Json) -> None:
         """The admission stage: every hook may refuse (raise) before anything goes upstream."""
         assert self._pipeline is not None
         for hook in self._pipeline.admission:
-            await hook(self)
+            await hook(self, upstream_body)
 
     def finish(self, outcome: Outcome) -> None:
         """The record stage, once per call whatever happens after."""
@@ -235,9 +243,12 @@ def ai_endpoint(route: AiRoute, pipeline: Pipeline, overrides: Mapping[Any, Any]
             if call is not None:
                 call.finish(Outcome(kind, response.status_code))
             return response
-        if call is not None and not getattr(response, "finishes_call", False):
-            kind = "cancelled" if response.status_code == CLIENT_CLOSED_REQUEST else "ok"
-            call.finish(Outcome(kind, response.status_code))
+        if call is not None:
+            if call.limit_headers is not None:
+                response.raw_headers.extend(call.limit_headers)
+            if not getattr(response, "finishes_call", False):
+                kind = "cancelled" if response.status_code == CLIENT_CLOSED_REQUEST else "ok"
+                call.finish(Outcome(kind, response.status_code))
         return response
 
     return endpoint

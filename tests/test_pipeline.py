@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth import Principal, require_principal
 from app.errors import GatewayError
+from app.json_shape import Json
 from app.main import create_app
 from app.pipeline import Call, Outcome
 from tests.factories import asgi_receive, asgi_scope, make_settings, make_token
@@ -76,7 +77,7 @@ async def test_dependency_overrides_substitute_the_principal_on_the_ai_routes() 
 async def test_an_admission_hook_refuses_before_anything_goes_upstream() -> None:
     admitted: list[str] = []
 
-    async def quota(call: Call) -> None:
+    async def quota(call: Call, _body: Json) -> None:
         admitted.append(call.principal.id)
         raise GatewayError("Over quota", status_code=429, code="QUOTA_EXCEEDED")
 

@@ -76,7 +76,7 @@ async def create_chat_completion(call: Call) -> Response:
         raise legacy_refusal(err) if isinstance(err, PolicyError) else err from None
     # After the policy: the caller's limits are not spent on the administrator's prompt.
     prepend_to_chat(body, config)
-    await call.admit()
+    await call.admit(body)
     if chat.stream:
         return sse_response(legacy_relay(upstream, body, gateway.shutdown, call), settings, call)
     answer, headers = await upstream.send_json("chat/completions", body)
@@ -97,7 +97,7 @@ async def create_image(call: Call) -> Response:
         body, user_id=call.principal.id, settings=settings, assets=gateway.assets, surface="legacy"
     )
     prepend_to_image(body, config)
-    await call.admit()
+    await call.admit(body)
     answer, headers = await gateway.upstream.send_json(
         "chat/completions", body, timeout_s=settings.image_upstream_timeout_s
     )
@@ -114,10 +114,9 @@ async def create_embeddings(call: Call) -> Response:
     embeddings = read_legacy(call, EmbeddingsRequest)
     call.requested_model = embeddings.model
     check_models({"model": embeddings.model}, gateway.settings)
-    await call.admit()
-    answer, headers = await gateway.upstream.send_json(
-        "embeddings", to_upstream_embeddings(embeddings)
-    )
+    body = to_upstream_embeddings(embeddings)
+    await call.admit(body)
+    answer, headers = await gateway.upstream.send_json("embeddings", body)
     call.usage.read_answer(answer)
     try:
         # The Python SDK's model reads floats only, whatever encoding it let its caller ask for.

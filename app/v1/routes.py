@@ -59,7 +59,7 @@ async def create_chat_completion(call: Call) -> Response:
     await apply_policy(
         body, user_id=call.principal.id, settings=settings, assets=gateway.assets, surface="openai"
     )
-    await call.admit()
+    await call.admit(body)
     if body.get("stream") is True:
         clock = StreamClock(settings, shutdown)
         try:
@@ -89,7 +89,7 @@ async def create_embeddings(call: Call) -> Response:
     body = parse_object(call.take_body(), settings)
     call.requested_model = model if isinstance(model := body.get("model"), str) else None
     check_models(body, settings)
-    await call.admit()
+    await call.admit(body)
     wants_base64 = body.get("encoding_format") == "base64"
     body["encoding_format"] = "float"
     body["user"] = call.principal.id

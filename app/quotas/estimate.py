@@ -1,0 +1,114 @@
+"""A call's worst case, reserved at admission: tokens in and out, and what they cost.
+
+- In: every character the policy counts (app/policy.py `prompt_chars`) as a token, plus a few
+  per message for the chat format. No tokenizer makes more than one token of a character of
+  text, so this bounds the prompt whatever the model; images and files are not counted (their
+  price is not in tokens of the body).
+- Out: the completion bound the upstream will obey: `max_tokens` / `max_completion_tokens`
+  (both surfaces set one, capped, before admission), plus `reasoning.max_tokens`; none for
+  embeddings.
+- USD: those tokens at the model's catalog prices, plus its per-request price. A model the
+  catalog does not list (a variant, a new id) is priced at the catalog's dearest prices, so an
+  unknown price never reserves too little. Without any catalog yet, no USD is reserved: the
+  spend limits then count settled calls only, and a warning says so.
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+
+from app.json_shape import Json
+from app.policy import prompt_chars
+from app.quotas.limits import Need
+from app.upstream.catalog import ModelCatalog
+from app.upstream.failures import UpstreamFailure
+
+log = logging.getLogger("app.quotas")
+
+TOKENS_PER_MESSAGE = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    prompt: float  # USD per token
+    completion: float
+    request: float  # USD per call
+
+
+Prices = tuple[dict[str, Price], Price]  # by model id; the dearest of each
+
+
+def _float(value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) and number > 0 else 0.0
+
+
+def build_prices(models: list[Json]) -> Prices:
+    table: dict[str, Price] = {}
+    for model in models:
+        pricing = model.get("pricing")
+        if isinstance(model.get("id"), str) and isinstance(pricing, dict):
+            table[model["id"]] = Price(
+                _float(pricing.get("prompt")),
+                _float(pricing.get("completion")),
+                _float(pricing.get("request")),
+            )
+    dearest = Price(
+        max((p.prompt for p in table.values()), default=0.0),
+        max((p.completion for p in table.values()), default=0.0),
+        max((p.request for p in table.values()), default=0.0),
+    )
+    return table, dearest
+
+
+def tokens_of(body: Json, default_completion: int) -> tuple[int, int]:
+    """(prompt, completion) tokens at most."""
+    messages = body.get("messages")
+    prompt = prompt_chars(body)
+    if not isinstance(messages, list):  # embeddings: `input`, nothing generated
+        return prompt, 0
+    prompt += TOKENS_PER_MESSAGE * len(messages)
+    bounds = [body.get("max_tokens"), body.get("max_completion_tokens")]
+    given = [b for b in bounds if isinstance(b, int) and not isinstance(b, bool)]
+    completion = max(given) if given else default_completion
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict) and isinstance(reasoning.get("max_tokens"), int):
+        completion += reasoning["max_tokens"]
+    return prompt, completion
+
+
+def price_of(prices: Prices, model: object) -> Price:
+    table, dearest = prices
+    if isinstance(model, str):
+        base = model.partition("?")[0]
+        found = table.get(base) or table.get(base.rpartition(":")[0])
+        if found is not None:
+            return found
+    return dearest
+
+
+class Estimator:
+    def __init__(self, catalog: ModelCatalog, default_completion: int) -> None:
+        self._catalog = catalog
+        self._default_completion = default_completion
+        self._warned = False
+
+    async def need(self, body: Json, *, tokens: bool, usd: bool) -> Need:
+        if not (tokens or usd):
+            return Need(0, 0.0)
+        prompt, completion = tokens_of(body, self._default_completion)
+        if not usd:
+            return Need(prompt + completion, 0.0)
+        try:
+            prices = await self._catalog.derived("quota-prices", build_prices)
+        except UpstreamFailure:
+            if not self._warned:
+                self._warned = True
+                log.warning("quotas: no model catalog, so no USD is reserved before calls")
+            return Need(prompt + completion, 0.0)
+        price = price_of(prices, body.get("model"))
+        usd_need = prompt * price.prompt + completion * price.completion + price.request
+        return Need(prompt + completion, usd_need)

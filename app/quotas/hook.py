@@ -1,0 +1,202 @@
+"""The quotas in the pipeline: admission reserves a call's worst case or refuses it with a
+429 before anything goes upstream; the record stage settles the reservation with what the call
+really used, however it ended.
+
+Who is limited: every signed-in user and the anonymous caller, each by principal id, with the
+QUOTA_* defaults; the admin is not. What a call is charged when it ends:
+- the tokens and `usage.cost` the upstream reported, when it did;
+- otherwise, for a call that may have run upstream (answered, cancelled, cut, timed out), its
+  whole reservation: when the spend is unknown, the operator's budget assumes the worst;
+- otherwise (refused, an upstream error with no usage) nothing.
+
+The store failing (Redis away) follows QUOTA_FAIL_MODE: `closed` refuses with 503, `open`
+serves without limits; either way one warning per outage, and one when it is back.
+"""
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from redis.exceptions import RedisError
+
+from app.auth import Principal
+from app.errors import GatewayError, is_openai_path
+from app.json_shape import Json
+from app.pipeline import Call, Outcome
+from app.quotas.estimate import Estimator
+from app.quotas.limits import Decision, LimitKind, Limits, Need, Standing
+
+log = logging.getLogger("app.quotas")
+
+# Outcomes whose calls may have spent upstream even when no usage came back.
+MAY_HAVE_SPENT = frozenset({"ok", "cancelled", "stream_error", "timed_out"})
+STORE_ERRORS = (RedisError, OSError, TimeoutError)
+STORE_TIMEOUT_S = 2.0
+
+
+class Store(Protocol):
+    async def admit(
+        self, key: str, limits: Limits, need: Need, reservation: str, now: float, expires_s: float
+    ) -> Decision: ...
+    async def settle(
+        self, key: str, reservation: str, tokens: int, usd: float, now: float
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    key: str
+    id: str
+    need: Need
+
+
+_WHAT: dict[LimitKind, tuple[str, str, str]] = {
+    # legacy code, /api/v1 code, what the limit is
+    "concurrent": ("AI_CONCURRENCY_LIMIT", "concurrency_limit_exceeded", "calls at once"),
+    "rpm": ("AI_RATE_LIMIT", "rate_limit_exceeded", "requests per minute"),
+    "tokens_per_day": ("AI_TOKEN_QUOTA", "token_quota_exceeded", "tokens per day (UTC)"),
+    "usd_per_day": ("AI_SPEND_LIMIT", "spend_limit_exceeded", "USD per day (UTC)"),
+    "usd_per_month": ("AI_SPEND_LIMIT", "spend_limit_exceeded", "USD per month (UTC)"),
+}
+
+
+def _amount(kind: LimitKind, value: float) -> str:
+    return f"{value:.6g}" if kind.startswith("usd") else str(int(value))
+
+
+def limit_headers(standing: Standing) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-ratelimit-limit", _amount(standing.kind, standing.limit).encode()),
+        (b"x-ratelimit-remaining", _amount(standing.kind, max(0.0, standing.remaining)).encode()),
+        (b"x-ratelimit-reset", str(math.ceil(standing.reset_s)).encode()),
+    ]
+
+
+def refusal(standing: Standing, path: str, now: float) -> GatewayError:
+    legacy, openai, unit = _WHAT[standing.kind]
+    wait = max(1, math.ceil(standing.reset_s))
+    limit = _amount(standing.kind, standing.limit)
+    if standing.kind == "concurrent":
+        message = f"Too many AI calls at once: this account may have {limit} in flight."
+        then = "Wait for one to finish, then retry."
+    else:
+        at = datetime.fromtimestamp(now + wait, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        message = f"Limit reached: {limit} {unit}. It allows the next call at {at} (in {wait} s)."
+        then = f"Retry after {wait} s, or ask the operator for a higher limit."
+    headers = {k.decode(): v.decode() for k, v in limit_headers(standing)}
+    return GatewayError(
+        message,
+        status_code=429,
+        code=openai if is_openai_path(path) else legacy,
+        next_actions=then,
+        headers={"Retry-After": str(wait), **headers},
+    )
+
+
+class Quotas:
+    def __init__(
+        self,
+        store: Store,
+        defaults: Limits,
+        estimator: Estimator,
+        *,
+        fail_open: bool,
+        hold_s: float,
+    ) -> None:
+        self.store = store
+        self._defaults = defaults
+        self._estimator = estimator
+        self._fail_open = fail_open
+        self._hold_s = hold_s
+        self._failing = False
+        self._settling: set[asyncio.Task[None]] = set()
+
+    def limits_for(self, principal: Principal) -> Limits | None:
+        if principal.kind == "admin" or not self._defaults.any:
+            return None
+        return self._defaults
+
+    async def admit(self, call: Call, body: Json) -> None:
+        """The admission hook."""
+        limits = self.limits_for(call.principal)
+        if limits is None:
+            return
+        need = await self._estimator.need(
+            body,
+            tokens=limits.tokens_per_day is not None,
+            usd=limits.usd_per_day is not None or limits.usd_per_month is not None,
+        )
+        held = Held(call.principal.id, uuid.uuid4().hex, need)
+        now = time.time()
+        try:
+            async with asyncio.timeout(STORE_TIMEOUT_S):
+                decision = await self.store.admit(
+                    held.key, limits, need, held.id, now, self._hold_s
+                )
+        except STORE_ERRORS as err:
+            self._store_failed(err)
+            if self._fail_open:
+                return
+            raise GatewayError(
+                "The limit store is unreachable, so no AI call can be admitted right now.",
+                status_code=503,
+                code="limits_unavailable"
+                if is_openai_path(call.route.path)
+                else "AI_LIMITS_UNAVAILABLE",
+                next_actions="Retry shortly; the operator can check REDIS_URL.",
+                headers={"Retry-After": "5"},
+            ) from None
+        self._store_back()
+        if not decision.admitted:
+            assert decision.standing is not None
+            raise refusal(decision.standing, call.route.path, now)
+        call.reservation = held
+        if decision.standing is not None:
+            call.limit_headers = limit_headers(decision.standing)
+
+    def record(self, call: Call, outcome: Outcome) -> None:
+        """The record hook: settle the call's reservation with what it used."""
+        held = call.reservation
+        if not isinstance(held, Held):
+            return
+        usage = call.usage
+        spent = outcome.kind in MAY_HAVE_SPENT
+        known_tokens = usage.prompt_tokens is not None or usage.completion_tokens is not None
+        if known_tokens:
+            tokens = (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
+        else:
+            tokens = held.need.tokens if spent else 0
+        usd = usage.cost_usd if usage.cost_usd is not None else held.need.usd if spent else 0.0
+        task = asyncio.get_running_loop().create_task(self._settle(held, tokens, usd))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle(self, held: Held, tokens: int, usd: float) -> None:
+        try:
+            async with asyncio.timeout(STORE_TIMEOUT_S):
+                await self.store.settle(held.key, held.id, tokens, usd, time.time())
+        except STORE_ERRORS as err:  # the reservation expires by itself
+            self._store_failed(err)
+        else:
+            self._store_back()
+
+    async def drain(self) -> None:
+        """Wait for the settlements under way (shutdown)."""
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+
+    def _store_failed(self, err: BaseException) -> None:
+        if not self._failing:
+            self._failing = True
+            mode = "serving without limits" if self._fail_open else "refusing AI calls with 503"
+            log.warning("quotas: limit store unreachable (%s); %s", type(err).__name__, mode)
+
+    def _store_back(self) -> None:
+        if self._failing:
+            self._failing = False
+            log.warning("quotas: limit store reachable again")
