@@ -143,6 +143,20 @@ class Settings(BaseSettings):
     quota_fail_mode: Literal["closed", "open"] = "closed"
 
     @field_validator(
+        "quota_rpm",
+        "quota_tokens_per_day",
+        "quota_usd_per_day",
+        "quota_usd_per_month",
+        "quota_concurrent_streams",
+        "redis_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`QUOTA_RPM=` (as .env.example lists them) means no limit, not a parse error."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(
         "cors_origins",
         "allowed_models",
         "openrouter_allowed_remote_asset_hosts",
