@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,14 +21,26 @@ def policy_gateway(gateway_factory: GatewayFactory) -> GatewayProcess:
     return gateway_factory(ALLOWED_MODELS="mock/*,openai/*", MAX_COMPLETION_TOKENS="1000")
 
 
+@pytest.fixture
+def quota_gateway(gateway_factory: GatewayFactory) -> GatewayProcess:
+    return gateway_factory(QUOTA_RPM="1")
+
+
 @pytest.mark.parametrize("script", ["legacy_sdk.test.mjs", "openai_sdk.test.mjs"])
 def test_js_client(
-    script: str, gateway: GatewayProcess, policy_gateway: GatewayProcess, mock: MockProcess
+    script: str,
+    gateway: GatewayProcess,
+    policy_gateway: GatewayProcess,
+    quota_gateway: GatewayProcess,
+    mock: MockProcess,
 ) -> None:
     env = {
         **os.environ,
         "GATEWAY_URL": gateway.url,
         "POLICY_GATEWAY_URL": policy_gateway.url,
+        "QUOTA_GATEWAY_URL": quota_gateway.url,
+        # A caller of its own per run: the quota gateway's minute is shared by the scripts.
+        "QUOTA_TOKEN": make_token(f"quota-{script}-{uuid.uuid4().hex[:8]}"),
         "MOCK_URL": mock.root_url,
         "USER_TOKEN": make_token("user-42"),
         "EXPIRED_TOKEN": make_token("user-42", expires_in=-60),

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 import { createClient, InsForgeError } from "@insforge/sdk";
 
-const { GATEWAY_URL, MOCK_URL, USER_TOKEN, EXPIRED_TOKEN, FRESH_TOKEN } = process.env;
+const { GATEWAY_URL, QUOTA_GATEWAY_URL, MOCK_URL, USER_TOKEN, EXPIRED_TOKEN, FRESH_TOKEN, QUOTA_TOKEN } =
+  process.env;
 const USAGE = { promptTokens: 12, completionTokens: 8, totalTokens: 20 };
 
 function userClient() {
@@ -321,4 +322,19 @@ test("embeddings.create (contract case 16), floats and base64", async () => {
     '{"model":"openai/text-embedding-3-small","input":"Hello","encoding_format":"float"}',
     '{"model":"openai/text-embedding-3-small","input":"Hello","encoding_format":"float","dimensions":8}',
   ]);
+});
+
+test("over a limit: an InsForgeError with the gateway's code, before anything goes upstream", async () => {
+  const c = createClient({ baseUrl: QUOTA_GATEWAY_URL, accessToken: QUOTA_TOKEN });
+  const call = { model: "mock/text", messages: [{ role: "user", content: "Hi" }] };
+  await c.ai.chat.completions.create(call);
+  await assert.rejects(c.ai.chat.completions.create(call), (err) => {
+    assert.ok(err instanceof InsForgeError);
+    assert.equal(err.statusCode, 429);
+    assert.equal(err.error, "AI_RATE_LIMIT");
+    assert.match(err.message, /^Limit reached: 1 requests per minute\. It allows the next call at .* \(in \d+ s\)\.$/);
+    assert.match(err.nextActions, /^Retry after \d+ s/);
+    return true;
+  });
+  assert.equal((await upstreamBodies()).length, 1);
 });

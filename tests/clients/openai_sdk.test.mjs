@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 import OpenAI from "openai";
 
-const { GATEWAY_URL, POLICY_GATEWAY_URL, MOCK_URL, USER_TOKEN, EXPIRED_TOKEN } = process.env;
+const { GATEWAY_URL, POLICY_GATEWAY_URL, QUOTA_GATEWAY_URL, MOCK_URL, USER_TOKEN, EXPIRED_TOKEN, QUOTA_TOKEN } =
+  process.env;
 const HI = [{ role: "user", content: "Hi" }];
 
 function client(baseURL = GATEWAY_URL, apiKey = USER_TOKEN) {
@@ -105,4 +106,19 @@ test("a mid-stream error surfaces as an exception", async () => {
     (err) => err instanceof OpenAI.APIError && /Provider returned error/.test(err.message),
   );
   assert.ok(seen.join("").length > 0);
+});
+
+test("over a limit: a RateLimitError with Retry-After, before anything goes upstream", async () => {
+  const c = client(QUOTA_GATEWAY_URL, QUOTA_TOKEN);
+  const first = await c.chat.completions.create({ model: "mock/text", messages: HI }).withResponse();
+  assert.equal(first.response.headers.get("x-ratelimit-limit"), "1");
+  assert.equal(first.response.headers.get("x-ratelimit-remaining"), "0");
+  await assert.rejects(c.chat.completions.create({ model: "mock/text", messages: HI, stream: true }), (err) => {
+    assert.ok(err instanceof OpenAI.RateLimitError);
+    assert.equal(err.code, "rate_limit_exceeded");
+    const retry = typeof err.headers?.get === "function" ? err.headers.get("retry-after") : err.headers["retry-after"];
+    assert.ok(Number(retry) > 0);
+    return true;
+  });
+  assert.equal((await upstream("/api/v1/chat/completions")).length, 1);
 });
