@@ -19,6 +19,7 @@ from app.legacy import usage as legacy_usage
 from app.legacy.errors import LEGACY
 from app.legacy.schemas import ChatCompletionRequest, EmbeddingsRequest, ImageGenerationRequest
 from app.pipeline import AiRoute, Handler
+from app.v1 import limits as v1_limits
 from app.v1 import openapi as v1_docs
 from app.v1 import routes as v1
 from app.v1 import usage as v1_usage
@@ -82,4 +83,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     legacy_usage.router,
     v1.router,
     v1_usage.router,
+    v1_limits.router,
 )

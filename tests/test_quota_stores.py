@@ -126,3 +126,23 @@ async def test_no_limits_admit_everything(store: Store) -> None:
     decision = await admit(store, user(), Limits(), T0, Need(10**9, 10.0**6))
     assert decision.admitted
     assert decision.standing is None
+
+
+async def test_standing_shows_every_limit_without_reserving(store: Store) -> None:
+    key = user()
+    limits = Limits(rpm=10, concurrent=3, tokens_per_day=1000, usd_per_day=2.0, usd_per_month=5.0)
+    assert (await admit(store, key, limits, T0, Need(100, 0.5), "a")).admitted
+    await store.settle(key, "a", 40, 0.25, T0)
+    assert (await admit(store, key, limits, T0, Need(100, 0.5), "b")).admitted
+    first = await store.standing(key, limits, T0)
+    again = await store.standing(key, limits, T0)
+    assert first == again  # reading reserves nothing
+    by_kind = {s.kind: s for s in first}
+    assert by_kind["concurrent"].remaining == 2  # "b" is in flight
+    assert by_kind["rpm"].remaining == 8
+    assert by_kind["rpm"].reset_s == pytest.approx(12.0)
+    assert by_kind["tokens_per_day"].remaining == 1000 - 40 - 100
+    assert by_kind["usd_per_day"].remaining == pytest.approx(2.0 - 0.25 - 0.5)
+    assert by_kind["usd_per_month"].remaining == pytest.approx(5.0 - 0.25 - 0.5)
+    assert by_kind["usd_per_month"].reset_s == pytest.approx(10.5 * 24 * 3600)
+    assert await store.standing(user(), Limits(), T0) == []

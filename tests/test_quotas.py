@@ -219,3 +219,32 @@ async def test_redis_away(mode: str, caplog: pytest.LogCaptureFixture) -> None:
         assert upstream.chat == 0
     else:
         assert [a.status_code for a in answers] == [200] * 4
+
+
+async def test_the_caller_sees_its_own_limits() -> None:
+    limits = {"quota_rpm": 10, "quota_usd_per_day": 1.0, "quota_concurrent_streams": 4}
+    async with quota_gateway(**limits) as (client, _upstream, app):
+        await client.post(V1, json=body(V1), headers=bearer())
+        await app.state.quotas.drain()
+        mine = await client.get("/api/v1/limits", headers=bearer())
+        admin = await client.get("/api/v1/limits", headers={"x-api-key": API_KEY})
+        anonymous = await client.get("/api/v1/limits")
+    assert mine.status_code == 200
+    answer = mine.json()
+    assert (answer["object"], answer["user"]) == ("limits", "user-1")
+    by_kind = {item["kind"]: item for item in answer["limits"]}
+    assert set(by_kind) == {"concurrent_calls", "requests_per_minute", "usd_per_day"}
+    rpm = by_kind["requests_per_minute"]
+    assert (rpm["limit"], rpm["used"], rpm["remaining"], rpm["resets_in_s"]) == (10, 1, 9, 6)
+    usd = by_kind["usd_per_day"]
+    assert usd["used"] == pytest.approx(CHAT_ANSWER["usage"]["cost"])  # type: ignore[index]
+    assert usd["resets_at"].endswith("T00:00:00Z")
+    assert by_kind["concurrent_calls"]["remaining"] == 4
+    assert admin.json()["limits"] == []
+    assert anonymous.status_code == 401
+
+
+async def test_limits_are_an_empty_list_when_none_are_set() -> None:
+    async with quota_gateway() as (client, _upstream, _app):
+        answer = await client.get("/api/v1/limits", headers=bearer())
+    assert answer.json() == {"object": "limits", "user": "user-1", "limits": []}

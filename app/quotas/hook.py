@@ -46,6 +46,7 @@ class Store(Protocol):
     async def settle(
         self, key: str, reservation: str, tokens: int, usd: float, now: float
     ) -> None: ...
+    async def standing(self, key: str, limits: Limits, now: float) -> list[Standing]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,26 @@ class Quotas:
         call.reservation = held
         if decision.standing is not None:
             call.limit_headers = limit_headers(decision.standing)
+
+    async def standing(self, principal: Principal) -> list[Standing]:
+        """The caller's limits as they stand (GET /api/v1/limits); none for the admin."""
+        limits = self.limits_for(principal)
+        if limits is None:
+            return []
+        try:
+            async with asyncio.timeout(STORE_TIMEOUT_S):
+                found = await self.store.standing(principal.id, limits, time.time())
+        except STORE_ERRORS as err:
+            self._store_failed(err)
+            raise GatewayError(
+                "The limit store is unreachable, so the limits cannot be read right now.",
+                status_code=503,
+                code="limits_unavailable",
+                next_actions="Retry shortly; the operator can check REDIS_URL.",
+                headers={"Retry-After": "5"},
+            ) from None
+        self._store_back()
+        return found
 
     def record(self, call: Call, outcome: Outcome) -> None:
         """The record hook: settle the call's reservation with what it used."""

@@ -101,6 +101,54 @@ class MemoryStore:
         account.held_usd += need.usd
         return Decision(True, tightest(standings))
 
+    async def standing(self, key: str, limits: Limits, now: float) -> list[Standing]:
+        """Every set limit as it stands, nothing reserved (GET /api/v1/limits)."""
+        account = self._accounts.setdefault(key, _Account())
+        for held, (_, _, expiry) in list(account.held.items()):
+            if expiry <= now:
+                account.release(held)
+        p = periods(now)
+        account.roll(p.day, p.month)
+        out: list[Standing] = []
+        if limits.concurrent is not None:
+            out.append(
+                Standing(
+                    "concurrent", limits.concurrent, limits.concurrent - len(account.held), 0.0
+                )
+            )
+        if limits.rpm is not None:
+            ahead = max(0.0, account.tat - now)
+            left = math.floor((WINDOW_S - ahead) / (WINDOW_S / limits.rpm) + EPSILON)
+            out.append(Standing("rpm", limits.rpm, left, ahead))
+        if limits.tokens_per_day is not None:
+            used = account.day_tokens + account.held_tokens
+            out.append(
+                Standing(
+                    "tokens_per_day",
+                    limits.tokens_per_day,
+                    limits.tokens_per_day - used,
+                    p.to_day_end_s,
+                )
+            )
+        if limits.usd_per_day is not None:
+            used_usd = account.day_usd + account.held_usd
+            out.append(
+                Standing(
+                    "usd_per_day", limits.usd_per_day, limits.usd_per_day - used_usd, p.to_day_end_s
+                )
+            )
+        if limits.usd_per_month is not None:
+            used_usd = account.month_usd + account.held_usd
+            out.append(
+                Standing(
+                    "usd_per_month",
+                    limits.usd_per_month,
+                    limits.usd_per_month - used_usd,
+                    p.to_month_end_s,
+                )
+            )
+        return out
+
     async def settle(self, key: str, reservation: str, tokens: int, usd: float, now: float) -> None:
         """The call's real use replaces its reservation (which may have expired meanwhile)."""
         account = self._accounts.setdefault(key, _Account())

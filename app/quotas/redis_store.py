@@ -109,6 +109,37 @@ return {'1', best[1], best[2], best[3], best[4]}
 """
 )
 
+STANDING = (
+    _COMMON
+    + """
+local conc, rpm, tokd, usdd, usdm = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]),
+  tonumber(ARGV[7]), tonumber(ARGV[8])
+local to_day, to_month = tonumber(ARGV[9]), tonumber(ARGV[10])
+local window, eps = 60, 1e-9
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', exp, '-inf', now)) do release(gone) end
+roll()
+local held_usd = math.max(0, num('held_usd'))
+local out = {}
+local function stand(kind, limit, left, reset)
+  table.insert(out, kind)
+  table.insert(out, tostring(limit))
+  table.insert(out, tostring(left))
+  table.insert(out, tostring(reset))
+end
+if conc > 0 then stand('concurrent', conc, conc - redis.call('ZCARD', exp), 0) end
+if rpm > 0 then
+  local ahead = math.max(0, num('tat') - now)
+  stand('rpm', rpm, math.floor((window - ahead) / (window / rpm) + eps), ahead)
+end
+if tokd > 0 then
+  stand('tokens_per_day', tokd, tokd - num('day_tokens') - num('held_tokens'), to_day)
+end
+if usdd > 0 then stand('usd_per_day', usdd, usdd - num('day_usd') - held_usd, to_day) end
+if usdm > 0 then stand('usd_per_month', usdm, usdm - num('month_usd') - held_usd, to_month) end
+return out
+"""
+)
+
 SETTLE = (
     _COMMON
     + """
@@ -138,6 +169,7 @@ class RedisStore:
         self.client = client
         self._admit = client.register_script(ADMIT)
         self._settle = client.register_script(SETTLE)
+        self._standing = client.register_script(STANDING)
 
     async def admit(
         self, key: str, limits: Limits, need: Need, reservation: str, now: float, expires_s: float
@@ -153,6 +185,18 @@ class RedisStore:
         kind = next(k for k in KINDS if k == fields[1])
         standing = Standing(kind, float(fields[2]), float(fields[3]), float(fields[4]))
         return Decision(fields[0] == "1", standing)
+
+    async def standing(self, key: str, limits: Limits, now: float) -> list[Standing]:
+        p = periods(now)
+        args: list[str | float] = [now, p.day, p.month, *(_off(v) for v in limits.values())]
+        args += [p.to_day_end_s, p.to_month_end_s]
+        answer = await self._standing(keys=_keys(key), args=args)
+        fields = [a.decode() if isinstance(a, bytes) else str(a) for a in answer]
+        out = []
+        for i in range(0, len(fields), 4):
+            kind = next(k for k in KINDS if k == fields[i])
+            out.append(Standing(kind, *(float(f) for f in fields[i + 1 : i + 4])))
+        return out
 
     async def settle(self, key: str, reservation: str, tokens: int, usd: float, now: float) -> None:
         p = periods(now)

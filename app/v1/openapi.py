@@ -177,3 +177,43 @@ USAGE: Responses = {
     ),
     **error_responses(OpenAIError, _LEDGER_ERRORS),
 }
+
+# The caller's limits (app/v1/limits.py).
+_LIMIT = {
+    "type": "object",
+    "required": ["kind", "limit", "used", "remaining", "resets_in_s", "resets_at"],
+    "properties": {
+        "kind": {
+            "enum": [
+                "concurrent_calls",
+                "requests_per_minute",
+                "tokens_per_day",
+                "usd_per_day",
+                "usd_per_month",
+            ]
+        },
+        "limit": {"type": "number"},
+        "used": {"type": "number", "description": "in flight, spent, or reserved by calls running"},
+        "remaining": {"type": "number"},
+        "resets_in_s": {"type": "integer", "description": "until the limit is whole again"},
+        "resets_at": {"type": "string", "format": "date-time"},
+    },
+}
+LIMITS: Responses = {
+    200: json_answer(
+        {
+            "type": "object",
+            "required": ["object", "user", "limits"],
+            "properties": {
+                "object": {"const": "limits"},
+                "user": {"type": "string"},
+                "limits": {"type": "array", "items": _LIMIT},
+            },
+        },
+        "The caller's own limits, use and resets; an empty list when nothing limits the caller.",
+    ),
+    **error_responses(
+        OpenAIError,
+        {**_CALLER_ERRORS, 503: "api_error: limits_unavailable, the limit store is unreachable"},
+    ),
+}
