@@ -151,8 +151,9 @@ def create_app(
                 upstream = UpstreamClient(client, settings, upstream_transport)
                 catalog = ModelCatalog(upstream, settings.models_cache_ttl_s)
                 gateway = Gateway(settings, upstream, shutdown, catalog, assets, configs)
+                engine = app.state.ledger.engine if settings.ledger_enabled else None
                 app.state.quotas = await stack.enter_async_context(
-                    running_quotas(settings, pipeline, catalog)
+                    running_quotas(settings, pipeline, catalog, engine)
                 )
                 yield {"gateway": gateway}
         finally:

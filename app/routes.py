@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from app import health
 from app.legacy import admin, configurations
 from app.legacy import openapi as legacy_docs
+from app.legacy import quotas as legacy_quotas
 from app.legacy import routes as legacy
 from app.legacy import usage as legacy_usage
 from app.legacy.errors import LEGACY
@@ -81,6 +82,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     configurations.router,
     legacy_usage.router,
+    legacy_quotas.router,
     v1.router,
     v1_usage.router,
     v1_limits.router,

@@ -146,3 +146,11 @@ async def test_standing_shows_every_limit_without_reserving(store: Store) -> Non
     assert by_kind["usd_per_month"].remaining == pytest.approx(5.0 - 0.25 - 0.5)
     assert by_kind["usd_per_month"].reset_s == pytest.approx(10.5 * 24 * 3600)
     assert await store.standing(user(), Limits(), T0) == []
+
+
+async def test_a_limit_of_zero_refuses_every_call(store: Store) -> None:
+    for limits in (Limits(rpm=0), Limits(concurrent=0), Limits(tokens_per_day=0)):
+        decision = await admit(store, user(), limits, T0, Need(1, 0.0))
+        assert not decision.admitted
+        assert decision.standing is not None
+        assert decision.standing.limit == 0

@@ -1,5 +1,6 @@
 """The ledger's tables: `ai_calls`, one row per call (nothing in it is prompt or completion
-text), and `ai_configurations`, the legacy backend's per-model settings (`ai.configs`).
+text), `ai_configurations`, the legacy backend's per-model settings (`ai.configs`), and
+`ai_quotas`, an admin's limits per user.
 
 `cost_usd` is a double: it is OpenRouter's `usage.cost` exactly as the JSON number arrived
 (already a float when parsed), and SQLite has no exact decimal type to keep it in anyway.
@@ -68,5 +69,20 @@ ai_configurations = Table(
     Column("system_prompt", Text),
     Column("is_active", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# An admin's limits for one user (app/quotas/overrides.py): NULL keeps the QUOTA_* default, a
+# number replaces it, and -1 (UNLIMITED) lifts it for this user. Revision 0003.
+UNLIMITED = -1
+ai_quotas = Table(
+    "ai_quotas",
+    metadata,
+    Column("user_id", String(255), primary_key=True),
+    Column("rpm", BigInteger),
+    Column("tokens_per_day", BigInteger),
+    Column("usd_per_day", Double),
+    Column("usd_per_month", Double),
+    Column("concurrent", BigInteger),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -25,6 +25,9 @@ from app.legacy.clients import PythonSdkDep
 from app.openapi import ADMIN_AUTH
 from app.pipeline import json_response
 
+# Past any table the ledger holds, and within every database's integers.
+MAX_OFFSET = 10**12
+
 router = APIRouter(prefix="/api/ai/usage", tags=["legacy-admin"])
 
 DEFAULT_LIMIT = 50  # the legacy route's default page
@@ -106,7 +109,7 @@ async def list_usage(
     start: StartDate = None,
     end: EndDate = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     """The calls in a time range, newest first, one page of them."""
     rows, total = await list_calls(engine, Scope(start, end), limit=limit, offset=offset)
@@ -137,7 +140,7 @@ async def list_configuration_usage(
     start: StartDate = None,
     end: EndDate = None,
     limit: Annotated[int, Query(ge=1, le=MAX_CONFIG_ROWS)] = MAX_CONFIG_ROWS,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     """The calls made through one AI configuration in a time range, newest first: all of them
     up to 10,000 (the legacy route had no page), or the page `limit`/`offset` ask for;

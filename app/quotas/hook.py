@@ -3,7 +3,8 @@
 really used, however it ended.
 
 Who is limited: every signed-in user and the anonymous caller, each by principal id, with the
-QUOTA_* defaults; the admin is not. What a call is charged when it ends:
+QUOTA_* defaults or an admin's override for that user (app/quotas/overrides.py); the admin is
+not, unless an override names it. What a call is charged when it ends:
 - the tokens and `usage.cost` the upstream reported, when it did;
 - otherwise, for a call that may have run upstream (answered, cancelled, cut, timed out), its
   whole reservation: when the spend is unknown, the operator's budget assumes the worst;
@@ -30,6 +31,7 @@ from app.json_shape import Json
 from app.pipeline import Call, Outcome
 from app.quotas.estimate import Estimator
 from app.quotas.limits import Decision, LimitKind, Limits, Need, Standing
+from app.quotas.overrides import OverrideStore
 
 log = logging.getLogger("app.quotas")
 
@@ -108,23 +110,28 @@ class Quotas:
         *,
         fail_open: bool,
         hold_s: float,
+        overrides: OverrideStore | None = None,
     ) -> None:
         self.store = store
-        self._defaults = defaults
+        self.defaults = defaults
+        self.overrides = overrides
         self._estimator = estimator
         self._fail_open = fail_open
         self._hold_s = hold_s
         self._failing = False
         self._settling: set[asyncio.Task[None]] = set()
 
-    def limits_for(self, principal: Principal) -> Limits | None:
-        if principal.kind == "admin" or not self._defaults.any:
-            return None
-        return self._defaults
+    async def limits_for(self, principal: Principal) -> Limits | None:
+        """The caller's limits: an admin's override for this user over the defaults (the admin
+        itself has none but its own override); None when nothing limits the caller."""
+        override = None if self.overrides is None else await self.overrides.get(principal.id)
+        base = Limits() if principal.kind == "admin" else self.defaults
+        limits = base if override is None else override.over(base)
+        return limits if limits.any else None
 
     async def admit(self, call: Call, body: Json) -> None:
         """The admission hook."""
-        limits = self.limits_for(call.principal)
+        limits = await self.limits_for(call.principal)
         if limits is None:
             return
         need = await self._estimator.need(
@@ -162,7 +169,7 @@ class Quotas:
 
     async def standing(self, principal: Principal) -> list[Standing]:
         """The caller's limits as they stand (GET /api/v1/limits); none for the admin."""
-        limits = self.limits_for(principal)
+        limits = await self.limits_for(principal)
         if limits is None:
             return []
         try:

@@ -110,4 +110,4 @@ def periods(now: float) -> Periods:
 
 
 def tightest(standings: list[Standing]) -> Standing | None:
-    return min(standings, key=lambda s: s.remaining / s.limit, default=None)
+    return min(standings, key=lambda s: s.remaining / s.limit if s.limit > 0 else 0.0, default=None)

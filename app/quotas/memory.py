@@ -56,6 +56,8 @@ class MemoryStore:
                 return Decision(False, Standing("concurrent", limits.concurrent, 0, 1.0))
             standings.append(Standing("concurrent", limits.concurrent, left, 0.0))
         new_tat = account.tat
+        if limits.rpm == 0:  # an admin's "no calls at all"
+            return Decision(False, Standing("rpm", 0, 0, WINDOW_S))
         if limits.rpm is not None:
             interval = WINDOW_S / limits.rpm
             new_tat = max(account.tat, now) + interval
@@ -118,7 +120,8 @@ class MemoryStore:
             )
         if limits.rpm is not None:
             ahead = max(0.0, account.tat - now)
-            left = math.floor((WINDOW_S - ahead) / (WINDOW_S / limits.rpm) + EPSILON)
+            per = WINDOW_S / limits.rpm if limits.rpm else math.inf
+            left = math.floor((WINDOW_S - ahead) / per + EPSILON)
             out.append(Standing("rpm", limits.rpm, left, ahead))
         if limits.tokens_per_day is not None:
             used = account.day_tokens + account.held_tokens

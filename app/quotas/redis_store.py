@@ -57,13 +57,14 @@ end
 local function refuse(kind, limit, left, reset)
   return {'0', kind, tostring(limit), tostring(left), tostring(reset)}
 end
-if conc > 0 then
+if conc >= 0 then
   local left = conc - redis.call('ZCARD', exp) - 1
   if left < 0 then return refuse('concurrent', conc, 0, 1) end
   stand('concurrent', conc, left, 0)
 end
 local tat = num('tat')
 local new_tat = tat
+if rpm == 0 then return refuse('rpm', 0, 0, window) end
 if rpm > 0 then
   local interval = window / rpm
   new_tat = math.max(tat, now) + interval
@@ -71,7 +72,7 @@ if rpm > 0 then
   if wait > eps then return refuse('rpm', rpm, 0, wait) end
   stand('rpm', rpm, math.floor((window - (new_tat - now)) / interval + eps), new_tat - now)
 end
-if tokd > 0 then
+if tokd >= 0 then
   local spent = num('day_tokens')
   local used = spent + held_tok + need_tok
   if used > tokd then
@@ -83,7 +84,7 @@ local usd_limits = {
   {'usd_per_day', usdd, 'day_usd', to_day}, {'usd_per_month', usdm, 'month_usd', to_month}
 }
 for _, lim in ipairs(usd_limits) do
-  if lim[2] > 0 then
+  if lim[2] >= 0 then
     local spent = num(lim[3])
     local used = spent + held_usd + need_usd
     if used > lim[2] + eps then
@@ -98,11 +99,14 @@ redis.call('ZADD', exp, now + expires_s, id)
 redis.call('HINCRBY', acct, 'held_tokens', need_tok)
 redis.call('HINCRBYFLOAT', acct, 'held_usd', need_usd)
 for _, k in ipairs(KEYS) do redis.call('EXPIRE', k, ARGV[15]) end
+local function share(s)
+  local limit = tonumber(s[2])
+  if limit > 0 then return tonumber(s[3]) / limit end
+  return 0
+end
 local best = nil
 for _, s in ipairs(out) do
-  if best == nil or tonumber(s[3]) / tonumber(s[2]) < tonumber(best[3]) / tonumber(best[2]) then
-    best = s
-  end
+  if best == nil or share(s) < share(best) then best = s end
 end
 if best == nil then return {'1'} end
 return {'1', best[1], best[2], best[3], best[4]}
@@ -126,16 +130,17 @@ local function stand(kind, limit, left, reset)
   table.insert(out, tostring(left))
   table.insert(out, tostring(reset))
 end
-if conc > 0 then stand('concurrent', conc, conc - redis.call('ZCARD', exp), 0) end
+if conc >= 0 then stand('concurrent', conc, conc - redis.call('ZCARD', exp), 0) end
+if rpm == 0 then stand('rpm', 0, 0, window) end
 if rpm > 0 then
   local ahead = math.max(0, num('tat') - now)
   stand('rpm', rpm, math.floor((window - ahead) / (window / rpm) + eps), ahead)
 end
-if tokd > 0 then
+if tokd >= 0 then
   stand('tokens_per_day', tokd, tokd - num('day_tokens') - num('held_tokens'), to_day)
 end
-if usdd > 0 then stand('usd_per_day', usdd, usdd - num('day_usd') - held_usd, to_day) end
-if usdm > 0 then stand('usd_per_month', usdm, usdm - num('month_usd') - held_usd, to_month) end
+if usdd >= 0 then stand('usd_per_day', usdd, usdd - num('day_usd') - held_usd, to_day) end
+if usdm >= 0 then stand('usd_per_month', usdm, usdm - num('month_usd') - held_usd, to_month) end
 return out
 """
 )
@@ -161,7 +166,8 @@ def _keys(key: str) -> list[str]:
 
 
 def _off(value: float | None) -> float:
-    return 0 if value is None else value
+    """The scripts' "no limit" is -1: 0 is a limit (an admin's "no calls at all")."""
+    return -1 if value is None else value
 
 
 class RedisStore:

@@ -1,13 +1,16 @@
 """The quotas for the app's lifespan: the store REDIS_URL names (or this process's memory),
 the hooks in the pipeline; on shutdown the settlements under way are finished.
 
-Nothing is hooked when no QUOTA_* limit is set, so an operator who sets none pays nothing.
+Nothing is hooked when no QUOTA_* limit is set and there is no ledger database to hold an
+admin's per-user limits; with the ledger, the hooks cost a dict lookup for a caller nothing
+limits, and nothing changes for an operator who sets no limit.
 """
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.pipeline import Pipeline
@@ -15,6 +18,7 @@ from app.quotas.estimate import Estimator
 from app.quotas.hook import Quotas, Store
 from app.quotas.limits import default_limits
 from app.quotas.memory import MemoryStore
+from app.quotas.overrides import OverrideStore
 from app.quotas.redis_store import RedisStore
 from app.upstream.catalog import ModelCatalog
 
@@ -35,10 +39,10 @@ def hold_s(settings: Settings) -> float:
 
 @asynccontextmanager
 async def running_quotas(
-    settings: Settings, pipeline: Pipeline, catalog: ModelCatalog
+    settings: Settings, pipeline: Pipeline, catalog: ModelCatalog, engine: AsyncEngine | None
 ) -> AsyncIterator[Quotas | None]:
     defaults = default_limits(settings)
-    if not defaults.any:
+    if not defaults.any and engine is None:
         yield None
         return
     client: Redis | None = None
@@ -58,6 +62,7 @@ async def running_quotas(
         Estimator(catalog, settings.max_completion_tokens),
         fail_open=settings.quota_fail_mode == "open",
         hold_s=hold_s(settings),
+        overrides=None if engine is None else OverrideStore(engine),
     )
     pipeline.admission.append(quotas.admit)
     pipeline.record.append(quotas.record)
