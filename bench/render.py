@@ -72,7 +72,7 @@ def markdown(r: Results) -> str:
         "## Budget (bench/README.md)",
         "",
         *report.budget(r),
-        *(stages.budget(stage) for stage in r.stages),
+        *(line for stage in r.stages if (line := stages.budget(stage)) is not None),
     ]
     lines += ["", f"The run took {r.seconds} s."]
     if r.notes:
@@ -101,7 +101,11 @@ def from_json(raw: dict[str, Any]) -> Results:
         StageResult(
             stage["name"],
             stage["off"],
-            stage["budget_pct"],
+            stage["budget_pct"]
+            if isinstance(stage["budget_pct"], dict)
+            else dict.fromkeys(
+                [k for k in stage["rounds"] if k != stage["off"]], stage["budget_pct"]
+            ),
             {
                 label: {key: [_measured(m) for m in ms] for key, ms in row.items()}
                 for label, row in stage["rounds"].items()

@@ -39,7 +39,7 @@ class StageResult:
 
     name: str
     off: str  # the label of the process with the stage off
-    budget_pct: float
+    budget_pct: dict[str, float]  # label → the most it may add, in %
     rounds: dict[str, dict[str, list[Measured]]] = field(default_factory=dict)  # label → key
     skipped: dict[str, str] = field(default_factory=dict)  # what could not run, and why
 

@@ -15,10 +15,11 @@ serves without limits; either way one warning per outage, and one when it is bac
 """
 
 import asyncio
+import itertools
 import logging
 import math
+import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -31,6 +32,7 @@ from app.json_shape import Json
 from app.pipeline import Call, Outcome
 from app.quotas.estimate import Estimator
 from app.quotas.limits import Decision, LimitKind, Limits, Need, Standing
+from app.quotas.memory import MemoryStore
 from app.quotas.overrides import OverrideStore
 
 log = logging.getLogger("app.quotas")
@@ -113,6 +115,11 @@ class Quotas:
         overrides: OverrideStore | None = None,
     ) -> None:
         self.store = store
+        # The in-process store is called without a timeout or a task: it never waits.
+        self._local = store if isinstance(store, MemoryStore) else None
+        # Reservation ids: unique across processes (sharing a Redis) without a uuid per call.
+        self._prefix = f"{secrets.token_hex(6)}-"
+        self._ids = itertools.count()
         self.defaults = defaults
         self.overrides = overrides
         self._estimator = estimator
@@ -139,13 +146,18 @@ class Quotas:
             tokens=limits.tokens_per_day is not None,
             usd=limits.usd_per_day is not None or limits.usd_per_month is not None,
         )
-        held = Held(call.principal.id, uuid.uuid4().hex, need)
+        held = Held(call.principal.id, f"{self._prefix}{next(self._ids)}", need)
         now = time.time()
         try:
-            async with asyncio.timeout(STORE_TIMEOUT_S):
-                decision = await self.store.admit(
+            if self._local is not None:  # in memory: nothing to wait for, nothing to fail
+                decision = await self._local.admit(
                     held.key, limits, need, held.id, now, self._hold_s
                 )
+            else:
+                async with asyncio.timeout(STORE_TIMEOUT_S):
+                    decision = await self.store.admit(
+                        held.key, limits, need, held.id, now, self._hold_s
+                    )
         except STORE_ERRORS as err:
             self._store_failed(err)
             if self._fail_open:
@@ -200,6 +212,9 @@ class Quotas:
         else:
             tokens = held.need.tokens if spent else 0
         usd = usage.cost_usd if usage.cost_usd is not None else held.need.usd if spent else 0.0
+        if self._local is not None:
+            self._local.settle_now(held.key, held.id, tokens, usd, time.time())
+            return
         task = asyncio.get_running_loop().create_task(self._settle(held, tokens, usd))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)

@@ -30,7 +30,13 @@ class Limits:
 
     @property
     def any(self) -> bool:
-        return any(v is not None for v in self.values())
+        return (
+            self.rpm is not None
+            or self.tokens_per_day is not None
+            or self.usd_per_day is not None
+            or self.usd_per_month is not None
+            or self.concurrent is not None
+        )
 
     def values(self) -> tuple[float | None, ...]:
         """In the stores' order: concurrent, rpm, tokens/day, USD/day, USD/month."""
@@ -95,18 +101,34 @@ class Periods:
     to_month_end_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Day:
+    start: float
+    end: float
+    day: str
+    month: str
+    month_end: float
+
+
+_today = _Day(0.0, 0.0, "", "", 0.0)
+
+
 def periods(now: float) -> Periods:
-    moment = datetime.fromtimestamp(now, UTC)
-    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    next_day = start + timedelta(days=1)
-    first = start.replace(day=1)
-    next_month = (first + timedelta(days=32)).replace(day=1)
-    return Periods(
-        start.strftime("%Y%m%d"),
-        start.strftime("%Y%m"),
-        next_day.timestamp() - now,
-        next_month.timestamp() - now,
-    )
+    """The UTC day and month `now` falls in; worked out once a day (every call needs them)."""
+    global _today
+    today = _today
+    if not today.start <= now < today.end:
+        moment = datetime.fromtimestamp(now, UTC)
+        start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        next_month = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+        today = _today = _Day(
+            start.timestamp(),
+            (start + timedelta(days=1)).timestamp(),
+            start.strftime("%Y%m%d"),
+            start.strftime("%Y%m"),
+            next_month.timestamp(),
+        )
+    return Periods(today.day, today.month, today.end - now, today.month_end - now)
 
 
 def tightest(standings: list[Standing]) -> Standing | None:

@@ -18,6 +18,7 @@ class _Account:
     held: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # tokens, usd, expiry
     held_tokens: int = 0
     held_usd: float = 0.0
+    next_expiry: float = float("inf")  # the soonest a reservation expires
     day: str = ""
     day_tokens: int = 0
     day_usd: float = 0.0
@@ -43,10 +44,7 @@ class MemoryStore:
     async def admit(
         self, key: str, limits: Limits, need: Need, reservation: str, now: float, expires_s: float
     ) -> Decision:
-        account = self._accounts.setdefault(key, _Account())
-        for held, (_, _, expiry) in list(account.held.items()):
-            if expiry <= now:
-                account.release(held)
+        account = self._account(key, now)
         p = periods(now)
         account.roll(p.day, p.month)
         standings: list[Standing] = []
@@ -99,16 +97,14 @@ class MemoryStore:
             standings.append(Standing(kind, limit, limit - used_usd, reset))  # type: ignore[arg-type]
         account.tat = new_tat
         account.held[reservation] = (need.tokens, need.usd, now + expires_s)
+        account.next_expiry = min(account.next_expiry, now + expires_s)
         account.held_tokens += need.tokens
         account.held_usd += need.usd
         return Decision(True, tightest(standings))
 
     async def standing(self, key: str, limits: Limits, now: float) -> list[Standing]:
         """Every set limit as it stands, nothing reserved (GET /api/v1/limits)."""
-        account = self._accounts.setdefault(key, _Account())
-        for held, (_, _, expiry) in list(account.held.items()):
-            if expiry <= now:
-                account.release(held)
+        account = self._account(key, now)
         p = periods(now)
         account.roll(p.day, p.month)
         out: list[Standing] = []
@@ -152,7 +148,22 @@ class MemoryStore:
             )
         return out
 
+    def _account(self, key: str, now: float) -> _Account:
+        """The principal's account, its expired reservations released."""
+        account = self._accounts.get(key)
+        if account is None:
+            account = self._accounts[key] = _Account()
+        elif account.next_expiry <= now:
+            for held, (_, _, expiry) in list(account.held.items()):
+                if expiry <= now:
+                    account.release(held)
+            account.next_expiry = min((e for _, _, e in account.held.values()), default=math.inf)
+        return account
+
     async def settle(self, key: str, reservation: str, tokens: int, usd: float, now: float) -> None:
+        self.settle_now(key, reservation, tokens, usd, now)
+
+    def settle_now(self, key: str, reservation: str, tokens: int, usd: float, now: float) -> None:
         """The call's real use replaces its reservation (which may have expired meanwhile)."""
         account = self._accounts.setdefault(key, _Account())
         if reservation in account.held:
