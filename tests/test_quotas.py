@@ -5,6 +5,8 @@ The stores' own arithmetic: tests/test_quota_stores.py; several processes: test_
 
 import asyncio
 import logging
+import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 
 from app.config import Settings
 from app.main import create_app
-from app.quotas.memory import MemoryStore
+from app.quotas.limits import Limits
 from tests.factories import API_KEY, make_settings, make_token
 from tests.inprocess import CHAT_ANSWER, STREAM_ANSWER, asgi_client
 
@@ -29,9 +31,10 @@ MODELS = {
 LEGACY, V1 = "/api/ai/chat/completion", "/api/v1/chat/completions"
 HI = [{"role": "user", "content": "Hi"}]
 SSE = {"content-type": "text/event-stream"}
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-def bearer(user: str = "user-1") -> dict[str, str]:
+def bearer(user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(user)}"}
 
 
@@ -59,10 +62,24 @@ class Upstream:
         return httpx.Response(200, json=CHAT_ANSWER)
 
 
+@pytest.fixture(params=["memory", "redis"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """Each test on both stores: this process's memory, and the real Redis."""
+    return None if request.param == "memory" else REDIS_URL
+
+
+@pytest.fixture
+def who() -> str:
+    """A caller of the test's own: Redis keeps its counts from one run to the next."""
+    return f"user-{uuid.uuid4().hex[:10]}"
+
+
 @asynccontextmanager
 async def quota_gateway(
-    **limits: Any,
+    store_url: str | None = None, **limits: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Upstream, Any]]:
+    if store_url is not None:
+        limits.setdefault("redis_url", store_url)
     settings: Settings = make_settings(upstream_max_retries=0, **limits)
     upstream = Upstream()
     app = create_app(settings, transport=httpx.MockTransport(upstream))
@@ -74,11 +91,20 @@ def body(_path: str, model: str = "m", **extra: Any) -> dict[str, Any]:
     return {"model": model, "messages": HI, **extra}
 
 
+async def used(app: Any, user: str, limits: Limits) -> dict[str, float]:
+    """What `user` has used of each limit, from whichever store the app runs."""
+    await app.state.quotas.drain()
+    found = await app.state.quotas.store.standing(user, limits, time.time())
+    return {s.kind: s.limit - s.remaining for s in found}
+
+
 @pytest.mark.parametrize("path", [LEGACY, V1])
-async def test_requests_per_minute_refused_before_the_upstream(path: str) -> None:
-    async with quota_gateway(quota_rpm=2) as (client, upstream, _app):
-        answers = [await client.post(path, json=body(path), headers=bearer()) for _ in range(3)]
-        other = await client.post(path, json=body(path), headers=bearer("user-2"))
+async def test_requests_per_minute_refused_before_the_upstream(
+    path: str, store_url: str | None, who: str
+) -> None:
+    async with quota_gateway(store_url, quota_rpm=2) as (client, upstream, _app):
+        answers = [await client.post(path, json=body(path), headers=bearer(who)) for _ in range(3)]
+        other = await client.post(path, json=body(path), headers=bearer(who + "-2"))
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert other.status_code == 200
     assert upstream.chat == 3  # the refused call never went upstream
@@ -99,17 +125,19 @@ async def test_requests_per_minute_refused_before_the_upstream(path: str) -> Non
         assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limit_exceeded")
 
 
-async def test_a_stream_is_refused_before_its_first_byte_when_too_many_are_in_flight() -> None:
-    async with quota_gateway(quota_concurrent_streams=1) as (client, upstream, _app):
+async def test_a_stream_is_refused_before_its_first_byte_when_too_many_are_in_flight(
+    store_url: str | None, who: str
+) -> None:
+    async with quota_gateway(store_url, quota_concurrent_streams=1) as (client, upstream, _app):
         held = asyncio.create_task(
-            client.post(V1, json=body(V1, "hold", stream=True), headers=bearer())
+            client.post(V1, json=body(V1, "hold", stream=True), headers=bearer(who))
         )
         await upstream.holding.wait()
-        legacy = await client.post(LEGACY, json=body(LEGACY, stream=True), headers=bearer())
-        v1_json = await client.post(V1, json=body(V1), headers=bearer())
+        legacy = await client.post(LEGACY, json=body(LEGACY, stream=True), headers=bearer(who))
+        v1_json = await client.post(V1, json=body(V1), headers=bearer(who))
         upstream.release.set()
         assert (await held).status_code == 200
-        after = await client.post(V1, json=body(V1), headers=bearer())
+        after = await client.post(V1, json=body(V1), headers=bearer(who))
     assert legacy.status_code == 429
     assert legacy.headers["content-type"].startswith("application/json")
     assert legacy.json()["error"] == "AI_CONCURRENCY_LIMIT"
@@ -118,32 +146,34 @@ async def test_a_stream_is_refused_before_its_first_byte_when_too_many_are_in_fl
     assert upstream.chat == 2
 
 
-async def test_spend_is_reserved_at_the_worst_case_and_settled_at_the_reported_cost() -> None:
+async def test_spend_is_reserved_at_the_worst_case_and_settled_at_the_reported_cost(
+    store_url: str | None, who: str
+) -> None:
     # One call's worst case: 1 message of "Hi" (2 chars + 8) in, 100 out at the catalog's prices.
     worst = 10 * PROMPT_PRICE + 100 * COMPLETION_PRICE
     # The reported cost (tests/inprocess.py) is 0.00042: more than the worst case of these tiny
     # calls, so each settles above its reservation. A budget of 2.5 worst cases...
-    async with quota_gateway(quota_usd_per_day=2.5 * worst) as (client, upstream, app):
-        first = await client.post(V1, json=body(V1, max_tokens=100), headers=bearer())
-        store: MemoryStore = app.state.quotas.store
-        account = store._accounts["user-1"]
-        await app.state.quotas.drain()
-        second = await client.post(V1, json=body(V1, max_tokens=100), headers=bearer())
+    async with quota_gateway(store_url, quota_usd_per_day=2.5 * worst) as (client, upstream, app):
+        first = await client.post(V1, json=body(V1, max_tokens=100), headers=bearer(who))
+        spent = await used(app, who, Limits(usd_per_day=1.0))
+        second = await client.post(V1, json=body(V1, max_tokens=100), headers=bearer(who))
     # ...admits the first call; then the settled 0.00042 leaves too little for another.
     assert first.status_code == 200
-    assert account.day_usd == pytest.approx(CHAT_ANSWER["usage"]["cost"])  # type: ignore[index]
+    assert spent["usd_per_day"] == pytest.approx(CHAT_ANSWER["usage"]["cost"])  # type: ignore[index]
     assert second.status_code == 429
     assert second.json()["error"]["code"] == "spend_limit_exceeded"
     assert upstream.chat == 1
 
 
-async def test_an_unknown_model_is_priced_at_the_dearest_catalog_prices() -> None:
+async def test_an_unknown_model_is_priced_at_the_dearest_catalog_prices(
+    store_url: str | None, who: str
+) -> None:
     dear = 10 * 0.00001 + 100 * 0.00003
-    async with quota_gateway(quota_usd_per_day=dear * 0.99) as (client, upstream, _app):
+    async with quota_gateway(store_url, quota_usd_per_day=dear * 0.99) as (client, upstream, _app):
         refused = await client.post(
-            V1, json=body(V1, "new/model", max_tokens=100), headers=bearer()
+            V1, json=body(V1, "new/model", max_tokens=100), headers=bearer(who)
         )
-        cheap = await client.post(V1, json=body(V1, "m", max_tokens=100), headers=bearer())
+        cheap = await client.post(V1, json=body(V1, "m", max_tokens=100), headers=bearer(who))
     assert refused.status_code == 429
     assert cheap.status_code == 200
     assert upstream.chat == 1
@@ -156,21 +186,26 @@ async def test_an_unknown_model_is_priced_at_the_dearest_catalog_prices() -> Non
         ("broken", False, 0, 0.0),  # an upstream error with no usage: nothing
     ],
 )
-async def test_settlement_after_the_call(model: str, stream: bool, tokens: int, usd: float) -> None:
-    async with quota_gateway(quota_tokens_per_day=100_000, quota_usd_per_day=10.0) as (
+async def test_settlement_after_the_call(
+    model: str, stream: bool, tokens: int, usd: float, store_url: str | None, who: str
+) -> None:
+    async with quota_gateway(store_url, quota_tokens_per_day=100_000, quota_usd_per_day=10.0) as (
         client,
         _upstream,
         app,
     ):
-        await client.post(V1, json=body(V1, model, stream=stream, max_tokens=50), headers=bearer())
-        await app.state.quotas.drain()
-        account = app.state.quotas.store._accounts["user-1"]
-    assert (account.day_tokens, account.held) == (tokens, {})
-    assert account.day_usd == pytest.approx(usd)
+        await client.post(
+            V1, json=body(V1, model, stream=stream, max_tokens=50), headers=bearer(who)
+        )
+        now_used = await used(app, who, Limits(tokens_per_day=100_000, usd_per_day=10.0))
+    assert now_used["tokens_per_day"] == tokens  # nothing held any more: all settled
+    assert now_used["usd_per_day"] == pytest.approx(usd)
 
 
-async def test_a_call_that_reported_nothing_but_may_have_spent_is_charged_its_reservation() -> None:
-    async with quota_gateway(quota_tokens_per_day=100_000) as (client, _upstream, app):
+async def test_a_call_that_reported_nothing_but_may_have_spent_is_charged_its_reservation(
+    store_url: str | None, who: str
+) -> None:
+    async with quota_gateway(store_url, quota_tokens_per_day=100_000) as (client, _upstream, app):
         quotas, hooks = app.state.quotas, app.state.pipeline.record
         admitted: list[Any] = []
 
@@ -179,14 +214,13 @@ async def test_a_call_that_reported_nothing_but_may_have_spent_is_charged_its_re
             call.usage.prompt_tokens = call.usage.completion_tokens = call.usage.cost_usd = None
 
         hooks.insert(hooks.index(quotas.record), reported_nothing)
-        await client.post(V1, json=body(V1, max_tokens=50), headers=bearer())
-        await quotas.drain()
-        account = quotas.store._accounts["user-1"]
-    assert account.day_tokens == admitted[0].need.tokens == 10 + 50
+        await client.post(V1, json=body(V1, max_tokens=50), headers=bearer(who))
+        now_used = await used(app, who, Limits(tokens_per_day=100_000))
+    assert now_used["tokens_per_day"] == admitted[0].need.tokens == 10 + 50
 
 
-async def test_the_admin_is_not_limited() -> None:
-    async with quota_gateway(quota_rpm=1) as (client, upstream, _app):
+async def test_the_admin_is_not_limited(store_url: str | None) -> None:
+    async with quota_gateway(store_url, quota_rpm=1) as (client, upstream, _app):
         for _ in range(3):
             answer = await client.post(V1, json=body(V1), headers={"x-api-key": API_KEY})
             assert answer.status_code == 200
@@ -194,20 +228,20 @@ async def test_the_admin_is_not_limited() -> None:
     assert upstream.chat == 3
 
 
-async def test_no_limits_set_means_no_quota_stage() -> None:
-    async with quota_gateway() as (client, _upstream, app):
-        answer = await client.post(V1, json=body(V1), headers=bearer())
+async def test_no_limits_set_means_no_quota_stage(store_url: str | None, who: str) -> None:
+    async with quota_gateway(store_url) as (client, _upstream, app):
+        answer = await client.post(V1, json=body(V1), headers=bearer(who))
     assert app.state.quotas is None
     assert "x-ratelimit-limit" not in answer.headers
 
 
 @pytest.mark.parametrize("mode", ["closed", "open"])
-async def test_redis_away(mode: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_redis_away(mode: str, caplog: pytest.LogCaptureFixture, who: str) -> None:
     limits = {"quota_rpm": 5, "redis_url": "redis://127.0.0.1:1/0", "quota_fail_mode": mode}
     with caplog.at_level(logging.WARNING, logger="app.quotas"):
-        async with quota_gateway(**limits) as (client, upstream, _app):
+        async with quota_gateway(None, **limits) as (client, upstream, _app):
             answers = [
-                await client.post(p, json=body(p), headers=bearer()) for p in (LEGACY, V1) * 2
+                await client.post(p, json=body(p), headers=bearer(who)) for p in (LEGACY, V1) * 2
             ]
     said = [r.getMessage() for r in caplog.records if "limit store" in r.getMessage()]
     assert len(said) == 1  # once per outage, not per call
@@ -221,17 +255,17 @@ async def test_redis_away(mode: str, caplog: pytest.LogCaptureFixture) -> None:
         assert [a.status_code for a in answers] == [200] * 4
 
 
-async def test_the_caller_sees_its_own_limits() -> None:
+async def test_the_caller_sees_its_own_limits(store_url: str | None, who: str) -> None:
     limits = {"quota_rpm": 10, "quota_usd_per_day": 1.0, "quota_concurrent_streams": 4}
-    async with quota_gateway(**limits) as (client, _upstream, app):
-        await client.post(V1, json=body(V1), headers=bearer())
+    async with quota_gateway(store_url, **limits) as (client, _upstream, app):
+        await client.post(V1, json=body(V1), headers=bearer(who))
         await app.state.quotas.drain()
-        mine = await client.get("/api/v1/limits", headers=bearer())
+        mine = await client.get("/api/v1/limits", headers=bearer(who))
         admin = await client.get("/api/v1/limits", headers={"x-api-key": API_KEY})
         anonymous = await client.get("/api/v1/limits")
     assert mine.status_code == 200
     answer = mine.json()
-    assert (answer["object"], answer["user"]) == ("limits", "user-1")
+    assert (answer["object"], answer["user"]) == ("limits", who)
     by_kind = {item["kind"]: item for item in answer["limits"]}
     assert set(by_kind) == {"concurrent_calls", "requests_per_minute", "usd_per_day"}
     rpm = by_kind["requests_per_minute"]
@@ -244,7 +278,7 @@ async def test_the_caller_sees_its_own_limits() -> None:
     assert anonymous.status_code == 401
 
 
-async def test_limits_are_an_empty_list_when_none_are_set() -> None:
-    async with quota_gateway() as (client, _upstream, _app):
-        answer = await client.get("/api/v1/limits", headers=bearer())
-    assert answer.json() == {"object": "limits", "user": "user-1", "limits": []}
+async def test_limits_are_an_empty_list_when_none_are_set(store_url: str | None, who: str) -> None:
+    async with quota_gateway(store_url) as (client, _upstream, _app):
+        answer = await client.get("/api/v1/limits", headers=bearer(who))
+    assert answer.json() == {"object": "limits", "user": who, "limits": []}

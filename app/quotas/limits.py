@@ -12,7 +12,7 @@ A reservation holds a call's worst case from admission to settlement, and expire
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from app.config import Settings
 
@@ -68,16 +68,14 @@ def default_limits(settings: Settings) -> Limits:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Need:
+class Need(NamedTuple):
     """A call's worst case, held while it runs."""
 
     tokens: int
     usd: float
 
 
-@dataclass(frozen=True, slots=True)
-class Standing:
+class Standing(NamedTuple):
     """One limit after an admission (or at a refusal): what is left, and when it is whole."""
 
     kind: LimitKind
@@ -86,15 +84,13 @@ class Standing:
     reset_s: float  # seconds until the limit is whole again (or, refused, until one fits)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     admitted: bool
     # Admitted: the tightest limit (least left, relative to it). Refused: the one that refused.
     standing: Standing | None
 
 
-@dataclass(frozen=True, slots=True)
-class Periods:
+class Periods(NamedTuple):
     day: str  # 20261130
     month: str  # 202611
     to_day_end_s: float

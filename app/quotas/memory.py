@@ -7,7 +7,7 @@ tests run every case on both. Nothing here awaits, so one admission is atomic on
 import math
 from dataclasses import dataclass, field
 
-from app.quotas.limits import WINDOW_S, Decision, Limits, Need, Standing, periods, tightest
+from app.quotas.limits import WINDOW_S, Decision, LimitKind, Limits, Need, Standing, periods
 
 EPSILON = 1e-9
 
@@ -47,60 +47,60 @@ class MemoryStore:
         account = self._account(key, now)
         p = periods(now)
         account.roll(p.day, p.month)
-        standings: list[Standing] = []
-        if limits.concurrent is not None:
-            left = limits.concurrent - len(account.held) - 1
+        # The tightest limit so far, as (share left, kind, limit, left, reset): built into a
+        # Standing once, at the end (this runs on every call).
+        best: tuple[float, LimitKind, float, float, float] | None = None
+        concurrent = limits.concurrent
+        if concurrent is not None:
+            left = concurrent - len(account.held) - 1
             if left < 0:
-                return Decision(False, Standing("concurrent", limits.concurrent, 0, 1.0))
-            standings.append(Standing("concurrent", limits.concurrent, left, 0.0))
+                return Decision(False, Standing("concurrent", concurrent, 0, 1.0))
+            best = (left / concurrent, "concurrent", concurrent, left, 0.0)
         new_tat = account.tat
-        if limits.rpm == 0:  # an admin's "no calls at all"
+        rpm = limits.rpm
+        if rpm == 0:  # an admin's "no calls at all"
             return Decision(False, Standing("rpm", 0, 0, WINDOW_S))
-        if limits.rpm is not None:
-            interval = WINDOW_S / limits.rpm
+        if rpm is not None:
+            interval = WINDOW_S / rpm
             new_tat = max(account.tat, now) + interval
-            wait = new_tat - now - WINDOW_S
-            if wait > EPSILON:
-                return Decision(False, Standing("rpm", limits.rpm, 0, wait))
-            left = math.floor((WINDOW_S - (new_tat - now)) / interval + EPSILON)
-            standings.append(Standing("rpm", limits.rpm, left, new_tat - now))
-        if limits.tokens_per_day is not None:
-            used = account.day_tokens + account.held_tokens + need.tokens
-            if used > limits.tokens_per_day:
-                return Decision(
-                    False,
-                    Standing(
-                        "tokens_per_day",
-                        limits.tokens_per_day,
-                        max(0, limits.tokens_per_day - account.day_tokens - account.held_tokens),
-                        p.to_day_end_s,
-                    ),
-                )
-            standings.append(
-                Standing(
-                    "tokens_per_day",
-                    limits.tokens_per_day,
-                    limits.tokens_per_day - used,
-                    p.to_day_end_s,
-                )
-            )
+            ahead = new_tat - now
+            if ahead - WINDOW_S > EPSILON:
+                return Decision(False, Standing("rpm", rpm, 0, ahead - WINDOW_S))
+            left = math.floor((WINDOW_S - ahead) / interval + EPSILON)
+            if best is None or left / rpm < best[0]:
+                best = (left / rpm, "rpm", rpm, left, ahead)
+        tokens = limits.tokens_per_day
+        if tokens is not None:
+            before = account.day_tokens + account.held_tokens
+            if before + need.tokens > tokens:
+                left = max(0, tokens - before)
+                return Decision(False, Standing("tokens_per_day", tokens, left, p.to_day_end_s))
+            left = tokens - before - need.tokens
+            share = left / tokens if tokens else 0.0
+            if best is None or share < best[0]:
+                best = (share, "tokens_per_day", tokens, left, p.to_day_end_s)
         for kind, limit, spent, reset in (
             ("usd_per_day", limits.usd_per_day, account.day_usd, p.to_day_end_s),
             ("usd_per_month", limits.usd_per_month, account.month_usd, p.to_month_end_s),
         ):
             if limit is None:
                 continue
-            used_usd = spent + account.held_usd + need.usd
-            if used_usd > limit + EPSILON:
-                left_usd = max(0.0, limit - spent - account.held_usd)
+            before_usd = spent + account.held_usd
+            if before_usd + need.usd > limit + EPSILON:
+                left_usd = max(0.0, limit - before_usd)
                 return Decision(False, Standing(kind, limit, left_usd, reset))  # type: ignore[arg-type]
-            standings.append(Standing(kind, limit, limit - used_usd, reset))  # type: ignore[arg-type]
+            left_usd = limit - before_usd - need.usd
+            share = left_usd / limit if limit else 0.0
+            if best is None or share < best[0]:
+                best = (share, kind, limit, left_usd, reset)  # type: ignore[assignment]
         account.tat = new_tat
-        account.held[reservation] = (need.tokens, need.usd, now + expires_s)
-        account.next_expiry = min(account.next_expiry, now + expires_s)
+        expiry = now + expires_s
+        account.held[reservation] = (need.tokens, need.usd, expiry)
+        if expiry < account.next_expiry:
+            account.next_expiry = expiry
         account.held_tokens += need.tokens
         account.held_usd += need.usd
-        return Decision(True, tightest(standings))
+        return Decision(True, None if best is None else Standing(*best[1:]))
 
     async def standing(self, key: str, limits: Limits, now: float) -> list[Standing]:
         """Every set limit as it stands, nothing reserved (GET /api/v1/limits)."""
