@@ -113,6 +113,7 @@ class Call:
         "usage",
         "reservation",
         "limit_headers",
+        "prompt_chars",
     )
 
     def __init__(
@@ -148,6 +149,8 @@ class Call:
         # the headers it adds to a successful answer.
         self.reservation: object | None = None
         self.limit_headers: list[tuple[bytes, bytes]] | None = None
+        # The upstream body's prompt characters, when the policy counted them (app/policy.py).
+        self.prompt_chars: int | None = None
 
     def take_body(self) -> bytes:
         """The request body, handed over once: a stream keeps its call for its whole life, and

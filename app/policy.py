@@ -100,7 +100,8 @@ def check_message_count(messages: list[Any], settings: Settings) -> None:
         )
 
 
-def check_prompt_limits(body: Json, settings: Settings) -> None:
+def check_prompt_limits(body: Json, settings: Settings) -> int:
+    """The body's prompt characters, refused past MAX_PROMPT_CHARS."""
     messages = body.get("messages")
     if isinstance(messages, list):
         check_message_count(messages, settings)
@@ -112,6 +113,7 @@ def check_prompt_limits(body: Json, settings: Settings) -> None:
             f"{settings.max_prompt_chars}).",
             "Shorten the prompt, or raise MAX_PROMPT_CHARS on the gateway.",
         )
+    return chars
 
 
 TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
@@ -154,13 +156,15 @@ async def resolve_assets(messages: list[Any], assets: AssetResolving, settings: 
 
 async def apply_policy(
     body: Json, *, user_id: str, settings: Settings, assets: AssetResolving, surface: Surface
-) -> None:
-    """Check and adjust an upstream-bound chat body in place; raise PolicyError to refuse."""
+) -> int:
+    """Check and adjust an upstream-bound chat body in place; raise PolicyError to refuse.
+    Returns the prompt's characters (the quotas' estimate reuses them)."""
     check_models(body, settings)
-    check_prompt_limits(body, settings)
+    chars = check_prompt_limits(body, settings)
     messages = body.get("messages")
     if surface == "openai":
         cap_tokens(body, settings)
         body["user"] = user_id
     if isinstance(messages, list):
         await resolve_assets(messages, assets, settings)
+    return chars

@@ -54,3 +54,8 @@ def prepend_to_image(body: Json, config: ActiveConfig | None) -> None:
         message["content"] = f"{config.system_prompt}\n\n{content}"
     else:
         content[0] = {**content[0], "text": f"{config.system_prompt}\n\n{content[0]['text']}"}
+
+
+def prompt_added(config: ActiveConfig | None) -> int:
+    """The characters a configuration's system prompt adds to the call's prompt."""
+    return len(config.system_prompt) + 2 if config is not None and config.system_prompt else 0

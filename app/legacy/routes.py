@@ -16,7 +16,7 @@ from app.config import Settings
 from app.errors import InvalidInputError, UpstreamError
 from app.legacy.body import read_legacy
 from app.legacy.clients import is_python_sdk
-from app.legacy.configured import call_config, prepend_to_chat, prepend_to_image
+from app.legacy.configured import call_config, prepend_to_chat, prepend_to_image, prompt_added
 from app.legacy.errors import legacy_refusal
 from app.legacy.media import (
     from_upstream_embeddings,
@@ -59,7 +59,7 @@ async def create_chat_completion(call: Call) -> Response:
     try:
         body = to_upstream_chat(chat, max_tokens_cap=settings.max_completion_tokens)
         config = await call_config(call, body["model"])
-        await apply_policy(
+        chars = await apply_policy(
             body,
             user_id=call.principal.id,
             settings=settings,
@@ -76,6 +76,7 @@ async def create_chat_completion(call: Call) -> Response:
         raise legacy_refusal(err) if isinstance(err, PolicyError) else err from None
     # After the policy: the caller's limits are not spent on the administrator's prompt.
     prepend_to_chat(body, config)
+    call.prompt_chars = chars + prompt_added(config)
     await call.admit(body)
     if chat.stream:
         return sse_response(legacy_relay(upstream, body, gateway.shutdown, call), settings, call)
@@ -93,10 +94,11 @@ async def create_image(call: Call) -> Response:
     call.requested_model = image.model
     body = to_upstream_image(image)
     config = await call_config(call, image.model)
-    await apply_policy(
+    chars = await apply_policy(
         body, user_id=call.principal.id, settings=settings, assets=gateway.assets, surface="legacy"
     )
     prepend_to_image(body, config)
+    call.prompt_chars = chars + prompt_added(config)
     await call.admit(body)
     answer, headers = await gateway.upstream.send_json(
         "chat/completions", body, timeout_s=settings.image_upstream_timeout_s

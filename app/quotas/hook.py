@@ -143,6 +143,7 @@ class Quotas:
             return
         need = await self._estimator.need(
             body,
+            call.prompt_chars,
             tokens=limits.tokens_per_day is not None,
             usd=limits.usd_per_day is not None or limits.usd_per_month is not None,
         )

@@ -56,7 +56,7 @@ async def create_chat_completion(call: Call) -> Response:
     call.requested_model = model if isinstance(model := body.get("model"), str) else None
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         raise InvalidInputError("`messages` must be a non-empty array.", code="invalid_messages")
-    await apply_policy(
+    call.prompt_chars = await apply_policy(
         body, user_id=call.principal.id, settings=settings, assets=gateway.assets, surface="openai"
     )
     await call.admit(body)
