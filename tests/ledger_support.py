@@ -115,10 +115,11 @@ async def wait_for_rows(database_url: str, count: int, within_s: float = 10.0) -
 
 
 class Forwarder:
-    """127.0.0.1:<port> relayed to PostgreSQL; `cut()` refuses and drops every connection,
-    `restore()` listens again on the same port."""
+    """127.0.0.1:<port> relayed to PostgreSQL (or another server); `cut()` refuses and drops
+    every connection, `restore()` listens again on the same port."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = PG_HOST, port: int = PG_PORT) -> None:
+        self._target = (host, port)
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -137,7 +138,7 @@ class Forwarder:
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection(PG_HOST, PG_PORT)
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
         except OSError:
             writer.close()
             return

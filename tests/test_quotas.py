@@ -20,6 +20,7 @@ from app.main import create_app
 from app.quotas.limits import Limits
 from tests.factories import API_KEY, make_settings, make_token
 from tests.inprocess import CHAT_ANSWER, STREAM_ANSWER, asgi_client
+from tests.ledger_support import Forwarder
 
 PROMPT_PRICE, COMPLETION_PRICE = 0.000001, 0.000002
 MODELS = {
@@ -282,3 +283,28 @@ async def test_limits_are_an_empty_list_when_none_are_set(store_url: str | None,
     async with quota_gateway(store_url) as (client, _upstream, _app):
         answer = await client.get("/api/v1/limits", headers=bearer(who))
     assert answer.json() == {"object": "limits", "user": who, "limits": []}
+
+
+async def test_the_gateway_recovers_by_itself_when_redis_returns(
+    caplog: pytest.LogCaptureFixture, who: str
+) -> None:
+    forwarder = Forwarder("127.0.0.1", 6379)
+    await forwarder.restore()
+    limits = {"quota_rpm": 100, "redis_url": f"redis://127.0.0.1:{forwarder.port}/0"}
+    with caplog.at_level(logging.WARNING, logger="app.quotas"):
+        async with quota_gateway(None, **limits) as (client, _upstream, _app):
+            before = await client.post(V1, json=body(V1), headers=bearer(who))
+            await forwarder.cut()
+            away = [await client.post(V1, json=body(V1), headers=bearer(who)) for _ in range(3)]
+            await forwarder.restore()
+            back = await client.post(V1, json=body(V1), headers=bearer(who))
+        await forwarder.cut()
+    assert before.status_code == 200
+    assert [a.status_code for a in away] == [503] * 3
+    assert back.status_code == 200
+    assert back.headers["x-ratelimit-remaining"] == "98"  # the count survived the outage
+    said = [r.getMessage() for r in caplog.records if r.name == "app.quotas"]
+    assert len(said) == 2  # once per outage, not once per call
+    assert said[0].startswith("quotas: limit store unreachable (")
+    assert said[0].endswith("); refusing AI calls with 503")
+    assert said[1] == "quotas: limit store reachable again"
