@@ -27,6 +27,10 @@ MODELS = {
     "data": [
         {"id": "m", "pricing": {"prompt": str(PROMPT_PRICE), "completion": str(COMPLETION_PRICE)}},
         {"id": "dear", "pricing": {"prompt": "0.00001", "completion": "0.00003"}},
+        {
+            "id": "hold",
+            "pricing": {"prompt": str(PROMPT_PRICE), "completion": str(COMPLETION_PRICE)},
+        },
     ]
 }
 LEGACY, V1 = "/api/ai/chat/completion", "/api/v1/chat/completions"
@@ -308,3 +312,61 @@ async def test_the_gateway_recovers_by_itself_when_redis_returns(
     assert said[0].startswith("quotas: limit store unreachable (")
     assert said[0].endswith("); refusing AI calls with 503")
     assert said[1] == "quotas: limit store reachable again"
+
+
+@pytest.mark.parametrize(
+    ("path", "extra", "code"),
+    [
+        (LEGACY, {"maxTokens": 100}, "AI_TOKEN_QUOTA"),
+        (V1, {"max_tokens": 100, "stream": True}, "token_quota_exceeded"),
+    ],
+)
+async def test_tokens_per_day_on_each_surface(
+    path: str, extra: dict[str, Any], code: str, store_url: str | None, who: str
+) -> None:
+    # Reported use per call (tests/inprocess.py): 5 tokens JSON, 5 streamed. A day of 150 tokens
+    # admits a worst case of about 110 once, and not again after the first call's 5 are settled
+    # beside a second one held.
+    async with quota_gateway(store_url, quota_tokens_per_day=150) as (client, upstream, app):
+        first = await client.post(path, json=body(path, **extra), headers=bearer(who))
+        await app.state.quotas.drain()  # Redis settles in a task of its own
+        second = await client.post(path, json=body(path, **extra), headers=bearer(who))
+    assert first.status_code == 200
+    assert second.status_code == 200  # 5 settled + 110 held < 150
+    assert upstream.chat == 2
+    async with quota_gateway(store_url, quota_tokens_per_day=150) as (client, upstream, _app):
+        # The same caller's day, in a new process on the same store (Redis) or a fresh one.
+        big = {**extra, "maxTokens" if path == LEGACY else "max_tokens": 200}
+        refused = await client.post(path, json=body(path, **big), headers=bearer(who))
+    assert refused.status_code == 429
+    error = refused.json()
+    assert (error["error"] if path == LEGACY else error["error"]["code"]) == code
+    assert upstream.chat == 0
+
+
+@pytest.mark.parametrize("path", [LEGACY, V1])
+async def test_spend_per_month_holds_a_stream_to_its_worst_case(
+    path: str, store_url: str | None, who: str
+) -> None:
+    worst = 10 * PROMPT_PRICE + 100 * COMPLETION_PRICE
+    bound: dict[str, Any] = {"maxTokens": 100} if path == LEGACY else {"max_tokens": 100}
+    call = body(path, stream=True, **bound)
+    async with quota_gateway(store_url, quota_usd_per_month=1.5 * worst) as (
+        client,
+        upstream,
+        app,
+    ):
+        upstream_release = upstream.release  # the first stream is held open upstream
+        held = asyncio.create_task(
+            client.post(path, json={**call, "model": "hold"}, headers=bearer(who))
+        )
+        async with asyncio.timeout(5):
+            await upstream.holding.wait()
+        refused = await client.post(path, json=call, headers=bearer(who))
+        upstream_release.set()
+        assert (await held).status_code == 200
+    assert refused.status_code == 429
+    error = refused.json()
+    got = error["error"] if path == LEGACY else error["error"]["code"]
+    assert got == ("AI_SPEND_LIMIT" if path == LEGACY else "spend_limit_exceeded")
+    assert "USD per month" in (error["message"] if path == LEGACY else error["error"]["message"])
