@@ -5,13 +5,10 @@ Every AI call on a gated route asks `ConfigStore.active(model)`. It answers from
 all active rows, reloaded at most every `ttl_s` (one query, whatever the number of models) and
 at once after a write through the store (`invalidate`). Another process's writes show within
 `ttl_s`. A database that fails a reload leaves the last snapshot in use; with none yet,
-`ConfigsUnavailable` lets the caller decide. Either way the next read is tried `ttl_s` later, not
-by every call meanwhile, and the outage is logged once.
+`ConfigsUnavailable` lets the caller decide (app/ledger/snapshot.py).
 """
 
-import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.ledger.connections import connected
 from app.ledger.queries import BILLABLE
 from app.ledger.schema import ai_calls, ai_configurations
+from app.ledger.snapshot import Snapshot
 
 log = logging.getLogger("app.ledger")
 
@@ -54,58 +52,29 @@ class NewConfig:
 class ConfigStore:
     def __init__(self, engine: AsyncEngine, ttl_s: float = CACHE_TTL_S) -> None:
         self._engine = engine
-        self._ttl_s = ttl_s
-        self._snapshot: dict[str, ActiveConfig] | None = None
-        self._expires = 0.0
-        self._generation = 0
-        self._failing = False
-        self._lock = asyncio.Lock()
+        query = select(
+            ai_configurations.c.model_id,
+            ai_configurations.c.id,
+            ai_configurations.c.system_prompt,
+        ).where(ai_configurations.c.is_active)
+        self._active = Snapshot(
+            engine,
+            query,
+            lambda rows: {row.model_id: ActiveConfig(row.id, row.system_prompt) for row in rows},
+            name="ai configurations",
+            ttl_s=ttl_s,
+            timeout_s=LOOKUP_TIMEOUT_S,
+        )
 
     async def active(self, model_id: str) -> ActiveConfig | None:
         """The active configuration of `model_id` (the hot path: a dict lookup, mostly)."""
-        snapshot = self._snapshot
-        if time.monotonic() >= self._expires:
-            snapshot = await self._reload()
-        elif snapshot is None:  # the last read failed, less than `ttl_s` ago: not again yet
+        snapshot = await self._active.get()
+        if snapshot is None:
             raise ConfigsUnavailable
         return snapshot.get(model_id)
 
     def invalidate(self) -> None:
-        self._generation += 1
-        self._expires = 0.0
-
-    async def _reload(self) -> dict[str, ActiveConfig]:
-        async with self._lock:
-            if time.monotonic() < self._expires:  # another call read it while this one waited
-                if self._snapshot is None:
-                    raise ConfigsUnavailable
-                return self._snapshot
-            generation = self._generation
-            query = select(
-                ai_configurations.c.model_id,
-                ai_configurations.c.id,
-                ai_configurations.c.system_prompt,
-            ).where(ai_configurations.c.is_active)
-            try:
-                async with asyncio.timeout(LOOKUP_TIMEOUT_S), self._engine.connect() as conn:
-                    rows = (await conn.execute(query)).all()
-            except Exception as err:  # any database failure: keep what there is
-                if not self._failing:  # once per outage, not once per `ttl_s`
-                    self._failing = True
-                    log.warning("ai configurations: cannot read (%s)", type(err).__name__)
-                self._expires = time.monotonic() + self._ttl_s
-                if self._snapshot is None:
-                    raise ConfigsUnavailable from err
-                return self._snapshot
-            if self._failing:
-                self._failing = False
-                log.warning("ai configurations: readable again")
-            snapshot = {model: ActiveConfig(id_, prompt) for model, id_, prompt in rows}
-            self._snapshot = snapshot
-            # A write during the query invalidated it again: the next call reloads.
-            if generation == self._generation:
-                self._expires = time.monotonic() + self._ttl_s
-            return snapshot
+        self._active.invalidate()
 
     async def upsert(self, config: NewConfig) -> str:
         """Insert, or update the row of the same model id (made active again); its id."""

@@ -15,7 +15,6 @@
 
 import logging
 import math
-import time
 from dataclasses import dataclass
 
 from app.json_shape import Json
@@ -27,7 +26,6 @@ from app.upstream.failures import UpstreamFailure
 log = logging.getLogger("app.quotas")
 
 TOKENS_PER_MESSAGE = 8
-PRICES_TTL_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +95,6 @@ class Estimator:
         self._catalog = catalog
         self._default_completion = default_completion
         self._warned = False
-        # The catalog's prices, looked at again every PRICES_TTL_S (the hot path reads these).
-        self._prices: Prices | None = None
-        self._prices_until = 0.0
 
     async def need(self, body: Json, chars: int | None = None, *, tokens: bool, usd: bool) -> Need:
         if not (tokens or usd):
@@ -107,21 +102,13 @@ class Estimator:
         prompt, completion = tokens_of(body, self._default_completion, chars)
         if not usd:
             return Need(prompt + completion, 0.0)
-        prices = self._prices
-        if prices is None or time.monotonic() >= self._prices_until:
-            prices = await self._load_prices()
-            if prices is None:
-                return Need(prompt + completion, 0.0)
+        try:
+            prices = await self._catalog.derived("quota-prices", build_prices)
+        except UpstreamFailure:
+            if not self._warned:
+                self._warned = True
+                log.warning("quotas: no model catalog, so no USD is reserved before calls")
+            return Need(prompt + completion, 0.0)
         price = price_of(prices, body.get("model"))
         usd_need = prompt * price.prompt + completion * price.completion + price.request
         return Need(prompt + completion, usd_need)
-
-    async def _load_prices(self) -> Prices | None:
-        try:
-            self._prices = await self._catalog.derived("quota-prices", build_prices)
-        except UpstreamFailure:
-            if self._prices is None and not self._warned:
-                self._warned = True
-                log.warning("quotas: no model catalog, so no USD is reserved before calls")
-        self._prices_until = time.monotonic() + PRICES_TTL_S
-        return self._prices

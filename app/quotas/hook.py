@@ -103,6 +103,17 @@ def refusal(standing: Standing, path: str, now: float) -> GatewayError:
     )
 
 
+def store_away(what: str, code: str) -> GatewayError:
+    """The 503 while the limit store cannot be reached (QUOTA_FAIL_MODE=closed)."""
+    return GatewayError(
+        f"The limit store is unreachable, so {what} right now.",
+        status_code=503,
+        code=code,
+        next_actions="Retry shortly; the operator can check REDIS_URL.",
+        headers={"Retry-After": "5"},
+    )
+
+
 class Quotas:
     def __init__(
         self,
@@ -163,14 +174,10 @@ class Quotas:
             self._store_failed(err)
             if self._fail_open:
                 return
-            raise GatewayError(
-                "The limit store is unreachable, so no AI call can be admitted right now.",
-                status_code=503,
-                code="limits_unavailable"
-                if is_openai_path(call.route.path)
-                else "AI_LIMITS_UNAVAILABLE",
-                next_actions="Retry shortly; the operator can check REDIS_URL.",
-                headers={"Retry-After": "5"},
+            openai = is_openai_path(call.route.path)
+            raise store_away(
+                "no AI call can be admitted",
+                "limits_unavailable" if openai else "AI_LIMITS_UNAVAILABLE",
             ) from None
         self._store_back()
         if not decision.admitted:
@@ -190,13 +197,7 @@ class Quotas:
                 found = await self.store.standing(principal.id, limits, time.time())
         except STORE_ERRORS as err:
             self._store_failed(err)
-            raise GatewayError(
-                "The limit store is unreachable, so the limits cannot be read right now.",
-                status_code=503,
-                code="limits_unavailable",
-                next_actions="Retry shortly; the operator can check REDIS_URL.",
-                headers={"Retry-After": "5"},
-            ) from None
+            raise store_away("the limits cannot be read", "limits_unavailable") from None
         self._store_back()
         return found
 

@@ -125,7 +125,3 @@ def periods(now: float) -> Periods:
             next_month.timestamp(),
         )
     return Periods(today.day, today.month, today.end - now, today.month_end - now)
-
-
-def tightest(standings: list[Standing]) -> Standing | None:
-    return min(standings, key=lambda s: s.remaining / s.limit if s.limit > 0 else 0.0, default=None)

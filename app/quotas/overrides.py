@@ -1,17 +1,16 @@
 """An admin's limits per user, over the QUOTA_* defaults, kept in the ledger's database
-(`ai_quotas`) and read on the hot path from a snapshot of every row, reloaded at most every
-`ttl_s` (at once after a change through this process). Another process sees a change within
-`ttl_s`. A database that fails a reload leaves the last snapshot in use (with none yet, the
-defaults apply), logged once per outage. Overrides are meant for the exceptions (a generous
-tester, a blocked abuser), not one row per user: the snapshot holds them all.
+(`ai_quotas`) and read on the hot path from a snapshot of every row (app/ledger/snapshot.py),
+reloaded at most every `ttl_s` (at once after a change through this process). Another process
+sees a change within `ttl_s`. A database that fails a reload leaves the last snapshot in use
+(with none yet, the defaults apply), logged once per outage. Overrides are meant for the
+exceptions (a generous tester, a blocked abuser), not one row per user: the snapshot holds them
+all.
 
 A field is NULL to keep the default, a number to replace it (0 refuses every call), or
 UNLIMITED (-1) to lift it for this user.
 """
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.ledger.connections import connected
 from app.ledger.schema import UNLIMITED, ai_quotas
+from app.ledger.snapshot import Snapshot
 from app.quotas.limits import Limits
 
 log = logging.getLogger("app.quotas")
@@ -61,43 +61,22 @@ def _override(row: Any) -> Override:
 class OverrideStore:
     def __init__(self, engine: AsyncEngine, ttl_s: float = CACHE_TTL_S) -> None:
         self._engine = engine
-        self._ttl_s = ttl_s
-        self._snapshot: dict[str, Override] = {}
-        self._expires = 0.0
-        self._generation = 0
-        self._failing = False
-        self._lock = asyncio.Lock()
+        self._all = Snapshot(
+            engine,
+            select(ai_quotas),
+            lambda rows: {row.user_id: _override(row._mapping) for row in rows},
+            name="quota overrides",
+            ttl_s=ttl_s,
+            timeout_s=LOOKUP_TIMEOUT_S,
+        )
 
     async def get(self, user_id: str) -> Override | None:
-        """The hot path: a dict lookup, mostly."""
-        if time.monotonic() >= self._expires:
-            await self._reload()
-        return self._snapshot.get(user_id)
-
-    async def _reload(self) -> None:
-        async with self._lock:
-            if time.monotonic() < self._expires:
-                return  # another call reloaded while this one waited
-            generation = self._generation
-            try:
-                async with asyncio.timeout(LOOKUP_TIMEOUT_S), self._engine.connect() as conn:
-                    rows = (await conn.execute(select(ai_quotas))).mappings().all()
-            except Exception as err:  # any database failure: keep what there is
-                if not self._failing:
-                    self._failing = True
-                    log.warning("quota overrides: cannot read (%s)", type(err).__name__)
-                self._expires = time.monotonic() + self._ttl_s
-                return
-            if self._failing:
-                self._failing = False
-                log.warning("quota overrides: readable again")
-            self._snapshot = {row["user_id"]: _override(row) for row in rows}
-            if generation == self._generation:
-                self._expires = time.monotonic() + self._ttl_s
+        """The hot path: a dict lookup, mostly. With nothing ever read, the defaults apply."""
+        snapshot = await self._all.get()
+        return None if snapshot is None else snapshot.get(user_id)
 
     def _invalidate(self) -> None:
-        self._generation += 1
-        self._expires = 0.0
+        self._all.invalidate()
 
     async def put(self, override: Override) -> Override:
         values = {name: getattr(override, name) for name in FIELDS}
