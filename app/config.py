@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # How long a call may wait for a free upstream connection; beyond it the gateway is busy
     # (503 with Retry-After), which is not the upstream timing out.
     upstream_pool_timeout_s: float = Field(default=10.0, gt=0)
+    # A caller holding this many upstream connections takes another only while as many stay free
+    # for other callers (app/upstream/slots.py); unset: an eighth of UPSTREAM_MAX_CONNECTIONS.
+    upstream_fair_share: int | None = Field(default=None, gt=0)
     upstream_max_keepalive: int = Field(default=128, ge=0)
     upstream_max_retries: int = Field(default=2, ge=0, le=5)
     upstream_retry_base_s: float = Field(default=0.5, ge=0)
@@ -149,6 +152,7 @@ class Settings(BaseSettings):
         "quota_usd_per_month",
         "quota_concurrent_streams",
         "redis_url",
+        "upstream_fair_share",
         mode="before",
     )
     @classmethod

@@ -47,6 +47,7 @@ from app.errors import (
 from app.json_shape import Json
 from app.policy import PolicyError
 from app.upstream.failures import UpstreamFailure
+from app.upstream.slots import caller_var
 from app.usage import Usage
 
 log = logging.getLogger("app.calls")
@@ -225,6 +226,9 @@ def ai_endpoint(route: AiRoute, pipeline: Pipeline, overrides: Mapping[Any, Any]
             principal: Principal = await overrides.get(require_principal, require_principal)(
                 request
             )
+            # Not reset: the request's task ends with the request, and the legacy stream opens
+            # its upstream in the response body, after this function has returned.
+            caller_var.set(principal.id)
             gateway: Gateway = await overrides.get(get_gateway, get_gateway)(request)
             body = await read_body(request)
             content_type = request.headers.get("content-type")

@@ -16,7 +16,7 @@ from app.config import Settings
 from app.json_shape import Json
 from app.upstream.failures import Kind, UpstreamFailure, failure_of, parse
 from app.upstream.retry import RETRY_STATUSES, backoff, is_connect_failure, retry_delay
-from app.upstream.slots import PoolBusyError, UpstreamSlots
+from app.upstream.slots import PoolBusyError, UpstreamSlots, caller_var
 from app.upstream.transport import AnswerBrokenError
 
 log = logging.getLogger("app.upstream.client")
@@ -104,7 +104,9 @@ class UpstreamClient:
         self._timeout = _timeout(settings).as_dict()
         self._secret = settings.openrouter_api_key.get_secret_value()
         self.slots = UpstreamSlots(
-            settings.upstream_max_connections, settings.upstream_pool_timeout_s
+            settings.upstream_max_connections,
+            settings.upstream_pool_timeout_s,
+            settings.upstream_fair_share,
         )
         # A stream's reads are bounded by its StreamClock (first event, idle, lifetime), which
         # the callers wrap around opening it too; the transport's own read timer would be a
@@ -142,11 +144,11 @@ class UpstreamClient:
         """`send_json`, also returning the answer's bytes (keep-alive whitespace stripped)."""
         try:
             async with asyncio.timeout(timeout_s or self.settings.upstream_total_timeout_s):
-                await self._acquire()
+                caller = await self._acquire()
                 try:
                     resp = await self._send(path, orjson.dumps(body), stream=False)
                 finally:
-                    self.slots.release()
+                    self.slots.release(caller)
         except TimeoutError as err:
             raise UpstreamFailure("timeout") from err
         payload = parse(resp.content)
@@ -158,11 +160,11 @@ class UpstreamClient:
         """One GET (catalog reads: their callers serve a cached copy rather than retry)."""
         try:
             async with asyncio.timeout(self.settings.upstream_total_timeout_s):
-                await self._acquire()
+                caller = await self._acquire()
                 try:
                     resp = await self.client.get(path, params=params)
                 finally:
-                    self.slots.release()
+                    self.slots.release(caller)
         except TimeoutError as err:
             raise UpstreamFailure("timeout") from err
         except httpx.TransportError as err:
@@ -182,15 +184,15 @@ class UpstreamClient:
         # orjson's bytes keep a 4 KB buffer whatever their length; a stream holds its request for
         # its whole life, so it gets a right-sized copy (4 KB less per open stream).
         content = memoryview(orjson.dumps(body)).tobytes()
-        await self._acquire()
+        caller = await self._acquire()
         try:
             resp = await self._send(path, content, stream=True)
         except BaseException:
-            self.slots.release()
+            self.slots.release(caller)
             raise
         content_type = resp.headers.get("content-type", "")
         if resp.status_code == 200 and content_type.startswith("text/event-stream"):
-            self.slots.hold_until_closed(resp)
+            self.slots.hold_until_closed(resp, caller)
             return resp
         try:
             await resp.aread()
@@ -200,7 +202,7 @@ class UpstreamClient:
             try:
                 await resp.aclose()
             finally:
-                self.slots.release()
+                self.slots.release(caller)
         payload = parse(resp.content)
         raise failure_of(resp, payload, self._secret)
 
@@ -209,12 +211,24 @@ class UpstreamClient:
         """Calls refused because no upstream connection became free in time."""
         return self.slots.timeouts
 
-    async def _acquire(self) -> None:
+    async def _acquire(self) -> str:
+        """A slot for the caller in `caller_var`; returns the caller, who releases it."""
+        caller = caller_var.get()
         try:
-            await self.slots.acquire()
+            await self.slots.acquire(caller)
         except PoolBusyError:
-            log.warning("no free upstream connection within %ss", self.slots.wait_s)
+            if self.slots.held(caller) >= self.slots.fair_share:
+                log.warning(
+                    "no upstream connection within %ss for a caller holding %d (UPSTREAM_FAIR_SHARE"
+                    " is %d)",
+                    self.slots.wait_s,
+                    self.slots.held(caller),
+                    self.slots.fair_share,
+                )
+            else:
+                log.warning("no free upstream connection within %ss", self.slots.wait_s)
             raise UpstreamFailure("busy", headers={"retry-after": BUSY_RETRY_AFTER_S}) from None
+        return caller
 
     async def _send(self, path: str, content: bytes, *, stream: bool) -> httpx.Response:
         attempts = self.settings.upstream_max_retries + 1
