@@ -130,16 +130,19 @@ def run(args: argparse.Namespace, results: Results) -> None:
                     started.append(server)
                     targets[name] = server
                     results.notes.append(f"{name} start-up took {time.monotonic() - t0:.1f} s.")
-            gateway = start_gateway(workdir, mock, SECRET)
-            started.append(gateway)
-            wanted = ["mock", "nginx"] + (["litellm"] if venv is not None else [])
-            bench = Bench(mode, workdir, results)
-            measure_all(bench, targets, gateway, wanted)
-            token = user_token(SECRET)
-            found = streams.measure(gateway, token, mode.levels, mode.slow_model)
-            results.streams, results.streams_skipped = found
-            gateway.stop()
+            if args.stage is None:
+                gateway = start_gateway(workdir, mock, SECRET)
+                started.append(gateway)
+                wanted = ["mock", "nginx"] + (["litellm"] if venv is not None else [])
+                bench = Bench(mode, workdir, results)
+                measure_all(bench, targets, gateway, wanted)
+                token = user_token(SECRET)
+                found = streams.measure(gateway, token, mode.levels, mode.slow_model)
+                results.streams, results.streams_skipped = found
+                gateway.stop()
             for stage in stages.STAGES:
+                if args.stage is not None and stage.name != args.stage:
+                    continue
                 results.stages.append(
                     stages.measure(
                         stage,
@@ -257,6 +260,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs, small levels")
     parser.add_argument("--litellm", type=Path, help="LiteLLM's virtualenv (bench/litellm.sh)")
     parser.add_argument("--seed", type=int, default=0, help="the mock's seed")
+    parser.add_argument(
+        "--stage",
+        choices=[stage.name for stage in stages.STAGES],
+        help="measure this stage's cost alone (development: written to results/stage/)",
+    )
     args = parser.parse_args()
     # A SIGTERM must unwind like Ctrl-C, so the `finally` above stops every server it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -276,12 +284,12 @@ def main() -> None:
     t0 = time.monotonic()
     run(args, results)
     results.seconds = round(time.monotonic() - t0)
-    out = ROOT / "bench" / "results" / ("quick" if args.quick else "")
+    out = ROOT / "bench" / "results" / ("stage" if args.stage else "quick" if args.quick else "")
     out.mkdir(parents=True, exist_ok=True)
-    text = render.markdown(results)
+    text = render.stages_markdown(results) if args.stage else render.markdown(results)
     data = orjson.dumps(results, option=orjson.OPT_INDENT_2)
     # A quick run is for development: it keeps no history beside its latest.md.
-    names = ["latest"] if args.quick else [now.strftime("%Y-%m-%dT%H%M%SZ"), "latest"]
+    names = ["latest"] if args.quick or args.stage else [now.strftime("%Y-%m-%dT%H%M%SZ"), "latest"]
     for name in names:
         (out / f"{name}.md").write_text(text)
         (out / f"{name}.json").write_bytes(data)

@@ -49,7 +49,7 @@ def markdown(r: Results) -> str:
             for line in [
                 f"## Stage cost: {stage.name} (interleaved rounds, same run)",
                 "",
-                *stages.table(r, stage),
+                *stages.table(stage),
                 "",
             ]
         ),
@@ -77,6 +77,21 @@ def markdown(r: Results) -> str:
     lines += ["", f"The run took {r.seconds} s."]
     if r.notes:
         lines += ["", "## Notes", "", *(f"- {n}" for n in r.notes)]
+    return "\n".join(lines) + "\n"
+
+
+def stages_markdown(r: Results) -> str:
+    """A run of stages alone (`--stage`): their tables and budget lines, nothing else."""
+    lines = [
+        f"# ai-gateway benchmark, {r.started_utc}: stages only",
+        "",
+        *_kv("Machine", r.machine),
+        *_kv("Configuration", r.config),
+    ]
+    for stage in r.stages:
+        lines += [f"## Stage cost: {stage.name} (interleaved rounds)", "", *stages.table(stage), ""]
+    lines += [line for stage in r.stages if (line := stages.budget(stage)) is not None]
+    lines += ["", f"The run took {r.seconds} s."]
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,7 @@
 # side by side and writes bench/results/<UTC timestamp>.md, latest.md and their .json.
 #   bench/run.sh            full run (about 3 minutes on 2 cores)
 #   bench/run.sh --quick    short runs and small stream levels, for development (results/quick/)
+#   bench/run.sh --stage quotas    one stage's cost alone, for development (results/stage/)
 # bench/litellm.sh runs the same with the LiteLLM proxy as a fourth baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench import wrk
 from bench.procs import Server
-from bench.report import Measured, Results, StageResult, _f
+from bench.report import Measured, StageResult, _f
 from bench.scenarios import SCENARIOS, headers, probe, user_token
 
 # The scenarios that show a stage: a row per call, JSON and streamed, on both surfaces.
@@ -133,7 +133,7 @@ def cost_pct(result: StageResult, label: str, key: str) -> float | None:
     return statistics.median(pairs) * 100 if pairs else None
 
 
-def table(r: Results, result: StageResult) -> list[str]:
+def table(result: StageResult) -> list[str]:
     on = [label for label in result.rounds if label != result.off]
     lines = [
         f"| scenario | {result.off} CPU µs/req | "
@@ -141,9 +141,7 @@ def table(r: Results, result: StageResult) -> list[str]:
         + " |",
         "|---|---|" + "---|" * len(on),
     ]
-    for s in r.scenarios:
-        if s.key not in STAGE_SCENARIOS:
-            continue
+    for s in (s for s in SCENARIOS if s.key in STAGE_SCENARIOS):
         off = _cpus(result.rounds.get(result.off, {}).get(s.key, []))
         cells = []
         for label in on:

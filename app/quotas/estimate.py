@@ -71,9 +71,13 @@ def tokens_of(body: Json, default_completion: int, chars: int | None = None) -> 
     if not isinstance(messages, list):  # embeddings: `input`, nothing generated
         return prompt, 0
     prompt += TOKENS_PER_MESSAGE * len(messages)
-    bounds = [body.get("max_tokens"), body.get("max_completion_tokens")]
-    given = [b for b in bounds if isinstance(b, int) and not isinstance(b, bool)]
-    completion = max(given) if given else default_completion
+    completion = -1
+    for name in ("max_tokens", "max_completion_tokens"):
+        bound = body.get(name)
+        if type(bound) is int and bound > completion:  # not a bool, which is an int too
+            completion = bound
+    if completion < 0:
+        completion = default_completion
     reasoning = body.get("reasoning")
     if isinstance(reasoning, dict) and isinstance(reasoning.get("max_tokens"), int):
         completion += reasoning["max_tokens"]
@@ -90,25 +94,57 @@ def price_of(prices: Prices, model: object) -> Price:
     return dearest
 
 
+PRICES = "quota-prices"
+
+
 class Estimator:
     def __init__(self, catalog: ModelCatalog, default_completion: int) -> None:
         self._catalog = catalog
         self._default_completion = default_completion
         self._warned = False
+        # Each model id's price as last looked up, for the prices it was looked up in.
+        self._seen: tuple[Prices | None, dict[str, Price]] = (None, {})
 
-    async def need(self, body: Json, chars: int | None = None, *, tokens: bool, usd: bool) -> Need:
+    def _price(self, prices: Prices, model: object) -> Price:
+        seen_in, seen = self._seen
+        if seen_in is not prices:
+            seen = {}
+            self._seen = (prices, seen)
+        if not isinstance(model, str):
+            return price_of(prices, model)
+        price = seen.get(model)
+        if price is None:
+            price = price_of(prices, model)
+            if len(seen) < 10_000:  # ids are the caller's: bounded
+                seen[model] = price
+        return price
+
+    def need_now(self, body: Json, chars: int | None, *, tokens: bool, usd: bool) -> Need | None:
+        """The call's need, or None when the prices must be fetched first (then `need`)."""
         if not (tokens or usd):
             return Need(0, 0.0)
         prompt, completion = tokens_of(body, self._default_completion, chars)
         if not usd:
             return Need(prompt + completion, 0.0)
+        prices: Prices | None = self._catalog.derived_now(PRICES)
+        if prices is None:
+            return None
+        price = self._price(prices, body.get("model"))
+        usd_need = prompt * price.prompt + completion * price.completion + price.request
+        return Need(prompt + completion, usd_need)
+
+    async def need(self, body: Json, chars: int | None = None, *, tokens: bool, usd: bool) -> Need:
+        found = self.need_now(body, chars, tokens=tokens, usd=usd)
+        if found is not None:
+            return found
         try:
-            prices = await self._catalog.derived("quota-prices", build_prices)
+            await self._catalog.derived(PRICES, build_prices)
         except UpstreamFailure:
             if not self._warned:
                 self._warned = True
                 log.warning("quotas: no model catalog, so no USD is reserved before calls")
-            return Need(prompt + completion, 0.0)
-        price = price_of(prices, body.get("model"))
-        usd_need = prompt * price.prompt + completion * price.completion + price.request
-        return Need(prompt + completion, usd_need)
+            return Need(sum(tokens_of(body, self._default_completion, chars)), 0.0)
+        # Fetched now, and fresh: unless the catalog came back expired at once (a TTL of 0).
+        return self.need_now(body, chars, tokens=tokens, usd=usd) or Need(
+            sum(tokens_of(body, self._default_completion, chars)), 0.0
+        )

@@ -20,9 +20,9 @@ import logging
 import math
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from redis.exceptions import RedisError
 
@@ -53,8 +53,7 @@ class Store(Protocol):
     async def standing(self, key: str, limits: Limits, now: float) -> list[Standing]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
+class Held(NamedTuple):
     key: str
     id: str
     need: Need
@@ -74,11 +73,22 @@ def _amount(kind: LimitKind, value: float) -> str:
     return f"{value:.6g}" if kind.startswith("usd") else str(int(value))
 
 
+# A limit's header value, by kind and limit: the same on every call (this runs on every call).
+_LIMIT_VALUES: dict[tuple[LimitKind, float], bytes] = {}
+
+
 def limit_headers(standing: Standing) -> list[tuple[bytes, bytes]]:
+    kind, limit, remaining, reset_s = standing
+    shown = _LIMIT_VALUES.get((kind, limit))
+    if shown is None:
+        shown = _amount(kind, limit).encode()
+        if len(_LIMIT_VALUES) < 10_000:  # admins' overrides: bounded
+            _LIMIT_VALUES[kind, limit] = shown
+    left = f"{remaining:.6g}" if kind[0] == "u" and remaining > 0 else str(max(0, int(remaining)))
     return [
-        (b"x-ratelimit-limit", _amount(standing.kind, standing.limit).encode()),
-        (b"x-ratelimit-remaining", _amount(standing.kind, max(0.0, standing.remaining)).encode()),
-        (b"x-ratelimit-reset", str(math.ceil(standing.reset_s)).encode()),
+        (b"x-ratelimit-limit", shown),
+        (b"x-ratelimit-remaining", left.encode()),
+        (b"x-ratelimit-reset", str(math.ceil(reset_s)).encode()),
     ]
 
 
@@ -132,6 +142,7 @@ class Quotas:
         self._prefix = f"{secrets.token_hex(6)}-"
         self._ids = itertools.count()
         self.defaults = defaults
+        self._defaults = defaults if defaults.any else None
         self.overrides = overrides
         self._estimator = estimator
         self._fail_open = fail_open
@@ -147,45 +158,78 @@ class Quotas:
         limits = base if override is None else override.over(base)
         return limits if limits.any else None
 
-    async def admit(self, call: Call, body: Json) -> None:
-        """The admission hook."""
-        limits = await self.limits_for(call.principal)
+    def admit(self, call: Call, body: Json) -> Awaitable[None] | None:
+        """The admission hook: decided at once in memory, awaited otherwise."""
+        principal = call.principal
+        if self.overrides is not None or self._local is None:
+            return self._admit(call, body)
+        # The in-process store and no overrides: nothing to wait for (this runs on every call).
+        limits = None if principal.kind == "admin" else self._defaults
         if limits is None:
-            return
-        need = await self._estimator.need(
+            return None
+        need = self._estimator.need_now(
             body,
             call.prompt_chars,
             tokens=limits.tokens_per_day is not None,
             usd=limits.usd_per_day is not None or limits.usd_per_month is not None,
         )
-        held = Held(call.principal.id, f"{self._prefix}{next(self._ids)}", need)
+        if need is None:  # the prices are being fetched
+            return self._admit(call, body)
+        reservation = f"{self._prefix}{next(self._ids)}"
         now = time.time()
-        try:
-            if self._local is not None:  # in memory: nothing to wait for, nothing to fail
-                decision = await self._local.admit(
-                    held.key, limits, need, held.id, now, self._hold_s
-                )
-            else:
-                async with asyncio.timeout(STORE_TIMEOUT_S):
-                    decision = await self.store.admit(
-                        held.key, limits, need, held.id, now, self._hold_s
-                    )
-        except STORE_ERRORS as err:
-            self._store_failed(err)
-            if self._fail_open:
+        decision = self._local.admit_now(principal.id, limits, need, reservation, now, self._hold_s)
+        self._decided(call, decision, Held(principal.id, reservation, need), now)
+        return None
+
+    async def _admit(self, call: Call, body: Json) -> None:
+        principal = call.principal
+        limits = await self.limits_for(principal)
+        if limits is None:
+            return
+        tokens = limits.tokens_per_day is not None
+        usd = limits.usd_per_day is not None or limits.usd_per_month is not None
+        need = await self._estimator.need(body, call.prompt_chars, tokens=tokens, usd=usd)
+        reservation = f"{self._prefix}{next(self._ids)}"
+        now = time.time()
+        if self._local is not None:
+            decision = self._local.admit_now(
+                principal.id, limits, need, reservation, now, self._hold_s
+            )
+        else:
+            found = await self._admit_remote(call, limits, need, reservation, now)
+            if found is None:  # the store is away and QUOTA_FAIL_MODE=open
                 return
-            openai = is_openai_path(call.route.path)
-            raise store_away(
-                "no AI call can be admitted",
-                "limits_unavailable" if openai else "AI_LIMITS_UNAVAILABLE",
-            ) from None
-        self._store_back()
+            decision = found
+        self._decided(call, decision, Held(principal.id, reservation, need), now)
+
+    @staticmethod
+    def _decided(call: Call, decision: Decision, held: Held, now: float) -> None:
         if not decision.admitted:
             assert decision.standing is not None
             raise refusal(decision.standing, call.route.path, now)
         call.reservation = held
         if decision.standing is not None:
             call.limit_headers = limit_headers(decision.standing)
+
+    async def _admit_remote(
+        self, call: Call, limits: Limits, need: Need, reservation: str, now: float
+    ) -> Decision | None:
+        try:
+            async with asyncio.timeout(STORE_TIMEOUT_S):
+                decision = await self.store.admit(
+                    call.principal.id, limits, need, reservation, now, self._hold_s
+                )
+        except STORE_ERRORS as err:
+            self._store_failed(err)
+            if self._fail_open:
+                return None
+            openai = is_openai_path(call.route.path)
+            raise store_away(
+                "no AI call can be admitted",
+                "limits_unavailable" if openai else "AI_LIMITS_UNAVAILABLE",
+            ) from None
+        self._store_back()
+        return decision
 
     async def standing(self, principal: Principal) -> list[Standing]:
         """The caller's limits as they stand (GET /api/v1/limits); none for the admin."""

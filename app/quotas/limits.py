@@ -98,30 +98,37 @@ class Periods(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class _Day:
+class Day:
+    """The UTC day and month a moment falls in, and when each ends."""
+
     start: float
     end: float
-    day: str
-    month: str
+    day: str  # 20261130
+    month: str  # 202611
     month_end: float
 
 
-_today = _Day(0.0, 0.0, "", "", 0.0)
+_today = Day(0.0, 0.0, "", "", 0.0)
 
 
-def periods(now: float) -> Periods:
-    """The UTC day and month `now` falls in; worked out once a day (every call needs them)."""
+def today(now: float) -> Day:
+    """The day `now` falls in; worked out once a day (every call needs it)."""
     global _today
-    today = _today
-    if not today.start <= now < today.end:
+    day = _today
+    if not day.start <= now < day.end:
         moment = datetime.fromtimestamp(now, UTC)
         start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         next_month = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
-        today = _today = _Day(
+        day = _today = Day(
             start.timestamp(),
             (start + timedelta(days=1)).timestamp(),
             start.strftime("%Y%m%d"),
             start.strftime("%Y%m"),
             next_month.timestamp(),
         )
-    return Periods(today.day, today.month, today.end - now, today.month_end - now)
+    return day
+
+
+def periods(now: float) -> Periods:
+    day = today(now)
+    return Periods(day.day, day.month, day.end - now, day.month_end - now)

@@ -7,7 +7,17 @@ tests run every case on both. Nothing here awaits, so one admission is atomic on
 import math
 from dataclasses import dataclass, field
 
-from app.quotas.limits import WINDOW_S, Decision, LimitKind, Limits, Need, Standing, periods
+from app.quotas.limits import (
+    WINDOW_S,
+    Day,
+    Decision,
+    LimitKind,
+    Limits,
+    Need,
+    Standing,
+    periods,
+    today,
+)
 
 EPSILON = 1e-9
 
@@ -30,11 +40,11 @@ class _Account:
         self.held_tokens -= tokens
         self.held_usd = max(0.0, self.held_usd - usd)
 
-    def roll(self, day: str, month: str) -> None:
-        if self.day != day:
-            self.day, self.day_tokens, self.day_usd = day, 0, 0.0
-        if self.month != month:
-            self.month, self.month_usd = month, 0.0
+    def roll(self, today: Day) -> None:
+        if self.day != today.day:
+            self.day, self.day_tokens, self.day_usd = today.day, 0, 0.0
+            if self.month != today.month:
+                self.month, self.month_usd = today.month, 0.0
 
 
 class MemoryStore:
@@ -44,9 +54,18 @@ class MemoryStore:
     async def admit(
         self, key: str, limits: Limits, need: Need, reservation: str, now: float, expires_s: float
     ) -> Decision:
-        account = self._account(key, now)
-        p = periods(now)
-        account.roll(p.day, p.month)
+        return self.admit_now(key, limits, need, reservation, now, expires_s)
+
+    def admit_now(
+        self, key: str, limits: Limits, need: Need, reservation: str, now: float, expires_s: float
+    ) -> Decision:
+        """`admit` without a coroutine: the quota hook's hot path."""
+        account = self._accounts.get(key)
+        if account is None or account.next_expiry <= now:
+            account = self._account(key, now)
+        day = today(now)
+        if account.day != day.day:
+            account.roll(day)
         # The tightest limit so far, as (share left, kind, limit, left, reset): built into a
         # Standing once, at the end (this runs on every call).
         best: tuple[float, LimitKind, float, float, float] | None = None
@@ -69,44 +88,46 @@ class MemoryStore:
             left = math.floor((WINDOW_S - ahead) / interval + EPSILON)
             if best is None or left / rpm < best[0]:
                 best = (left / rpm, "rpm", rpm, left, ahead)
+        need_tokens, need_usd = need
         tokens = limits.tokens_per_day
         if tokens is not None:
             before = account.day_tokens + account.held_tokens
-            if before + need.tokens > tokens:
+            if before + need_tokens > tokens:
                 left = max(0, tokens - before)
-                return Decision(False, Standing("tokens_per_day", tokens, left, p.to_day_end_s))
-            left = tokens - before - need.tokens
+                return Decision(False, Standing("tokens_per_day", tokens, left, day.end - now))
+            left = tokens - before - need_tokens
             share = left / tokens if tokens else 0.0
             if best is None or share < best[0]:
-                best = (share, "tokens_per_day", tokens, left, p.to_day_end_s)
-        for kind, limit, spent, reset in (
-            ("usd_per_day", limits.usd_per_day, account.day_usd, p.to_day_end_s),
-            ("usd_per_month", limits.usd_per_month, account.month_usd, p.to_month_end_s),
-        ):
-            if limit is None:
-                continue
-            before_usd = spent + account.held_usd
-            if before_usd + need.usd > limit + EPSILON:
-                left_usd = max(0.0, limit - before_usd)
-                return Decision(False, Standing(kind, limit, left_usd, reset))  # type: ignore[arg-type]
-            left_usd = limit - before_usd - need.usd
-            share = left_usd / limit if limit else 0.0
-            if best is None or share < best[0]:
-                best = (share, kind, limit, left_usd, reset)  # type: ignore[assignment]
+                best = (share, "tokens_per_day", tokens, left, day.end - now)
+        if limits.usd_per_day is not None or limits.usd_per_month is not None:
+            for kind, limit, spent, end in (
+                ("usd_per_day", limits.usd_per_day, account.day_usd, day.end),
+                ("usd_per_month", limits.usd_per_month, account.month_usd, day.month_end),
+            ):
+                if limit is None:
+                    continue
+                before_usd = spent + account.held_usd
+                if before_usd + need_usd > limit + EPSILON:
+                    left_usd = max(0.0, limit - before_usd)
+                    return Decision(False, Standing(kind, limit, left_usd, end - now))  # type: ignore[arg-type]
+                left_usd = limit - before_usd - need_usd
+                share = left_usd / limit if limit else 0.0
+                if best is None or share < best[0]:
+                    best = (share, kind, limit, left_usd, end - now)  # type: ignore[assignment]
         account.tat = new_tat
         expiry = now + expires_s
-        account.held[reservation] = (need.tokens, need.usd, expiry)
+        account.held[reservation] = (need_tokens, need_usd, expiry)
         if expiry < account.next_expiry:
             account.next_expiry = expiry
-        account.held_tokens += need.tokens
-        account.held_usd += need.usd
+        account.held_tokens += need_tokens
+        account.held_usd += need_usd
         return Decision(True, None if best is None else Standing(*best[1:]))
 
     async def standing(self, key: str, limits: Limits, now: float) -> list[Standing]:
         """Every set limit as it stands, nothing reserved (GET /api/v1/limits)."""
         account = self._account(key, now)
         p = periods(now)
-        account.roll(p.day, p.month)
+        account.roll(today(now))
         out: list[Standing] = []
         if limits.concurrent is not None:
             out.append(
@@ -165,11 +186,17 @@ class MemoryStore:
 
     def settle_now(self, key: str, reservation: str, tokens: int, usd: float, now: float) -> None:
         """The call's real use replaces its reservation (which may have expired meanwhile)."""
-        account = self._accounts.setdefault(key, _Account())
-        if reservation in account.held:
-            account.release(reservation)
-        p = periods(now)
-        account.roll(p.day, p.month)
+        account = self._accounts.get(key)
+        if account is None:
+            account = self._accounts[key] = _Account()
+        else:
+            held = account.held.pop(reservation, None)
+            if held is not None:
+                account.held_tokens -= held[0]
+                account.held_usd = max(0.0, account.held_usd - held[1])
+        day = today(now)
+        if account.day != day.day:
+            account.roll(day)
         account.day_tokens += tokens
         account.day_usd += usd
         account.month_usd += usd

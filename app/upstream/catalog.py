@@ -65,6 +65,14 @@ class ModelCatalog:
         self._generation += 1
         return self._models
 
+    def derived_now(self, name: str) -> Any:
+        """What `derived(name, …)` would return at once: the value built from the catalog while
+        it is fresh, or None (then `derived` fetches or builds). Saves the hot path an await."""
+        if self._models is None or time.monotonic() >= self._expires_at:
+            return None
+        cached = self._derived.get(name)
+        return cached[1] if cached is not None and cached[0] == self._generation else None
+
     async def derived(self, name: str, build: Callable[[list[Json]], T]) -> T:
         """`build(models)`, computed once per fetched catalog (e.g. a surface's serialised list)."""
         models = await self.models()
