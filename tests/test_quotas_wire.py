@@ -135,3 +135,64 @@ def test_the_python_openai_sdk_raises_rate_limit_error(gateway_factory: GatewayF
             client.chat.completions.create(model="mock/text", messages=hi)
     assert caught.value.code == "rate_limit_exceeded"
     assert int(caught.value.response.headers["retry-after"]) > 0
+
+
+async def used_now(client: httpx.AsyncClient, url: str, user: str) -> dict[str, float]:
+    answer = await client.get(f"{url}/api/v1/limits", headers=bearer(user))
+    assert answer.status_code == 200
+    return {item["kind"]: item["used"] for item in answer.json()["limits"]}
+
+
+async def settled(client: httpx.AsyncClient, url: str, user: str) -> dict[str, float]:
+    """The caller's use once nothing is in flight any more (settlements land just after)."""
+    for _ in range(50):
+        found = await used_now(client, url, user)
+        if found["concurrent_calls"] == 0:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"a reservation is still held: {found}")
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+@pytest.mark.parametrize(
+    "ending", ["completed", "cancelled by the caller", "broken upstream", "upstream error"]
+)
+async def test_every_stream_ending_settles_its_reservation(
+    gateway_factory: GatewayFactory, journal: MockControl, store: str, ending: str
+) -> None:
+    """Settled with what the upstream reported when it did (a completed stream); otherwise a
+    call that may have spent is charged its whole reservation (a cancelled or broken stream);
+    a call refused upstream before any spend is charged nothing. Never left held."""
+    env = {"QUOTA_TOKENS_PER_DAY": "1000000", "QUOTA_CONCURRENT_STREAMS": "5"}
+    gateway = gateway_factory(**env, **({"REDIS_URL": REDIS_URL} if store == "redis" else {}))
+    user = f"settle-{uuid.uuid4().hex[:8]}"
+    model = {
+        "completed": "mock/text?tokens=20&prompt_tokens=7&completion_tokens=20",
+        "cancelled by the caller": "mock/text?tokens=200&tpot_ms=50",
+        "broken upstream": "mock/drop?after=3",
+        "upstream error": "mock/error?status=400",
+    }[ending]
+    stream = {**CALL, "model": model, "stream": True}
+    async with httpx.AsyncClient(timeout=30) as client:
+        request = client.build_request(
+            "POST", f"{gateway.url}{LEGACY}", json=stream, headers=bearer(user)
+        )
+        response = await client.send(request, stream=True)
+        assert response.status_code == 200
+        if ending == "cancelled by the caller":
+            async for _line in response.aiter_lines():
+                if _line.startswith("data:"):
+                    break  # one event read: the call has reached the upstream
+            assert (await used_now(client, gateway.url, user))["concurrent_calls"] == 1
+        else:
+            await response.aread()
+        await response.aclose()
+        used = await settled(client, gateway.url, user)
+    sent = next(r for r in reversed(journal.requests()) if r["json"].get("model") == model)
+    prompt, completion = tokens_of(sent["json"], 16384)
+    if ending == "completed":
+        assert used["tokens_per_day"] == 7 + 20  # as the mock reported it
+    elif ending == "upstream error":
+        assert used["tokens_per_day"] == 0
+    else:
+        assert used["tokens_per_day"] == prompt + completion
