@@ -7,14 +7,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HOST=0.0.0.0 \
     PORT=8080 \
-    DATA_DIR=/var/lib/ai-gateway
+    DATA_DIR=/var/lib/ai-gateway \
+    LOG_FORMAT=json
 
 WORKDIR /srv
+# The pinned dependencies first, in a layer of their own: it is rebuilt only when the lock
+# changes, not on every code change. scripts/lock.py writes the lock from what the tests ran.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY mock_openrouter ./mock_openrouter
-# The usage ledger's SQLite file lives in DATA_DIR, which the unprivileged user must own.
-RUN pip install --no-cache-dir . \
+# The project itself adds no dependency beyond the lock (`pip check` fails the build if the
+# lock misses one). The usage ledger's SQLite file lives in DATA_DIR, which the unprivileged
+# user must own.
+RUN pip install --no-cache-dir --no-deps . \
+    && pip check \
     && useradd --system --uid 10001 --no-create-home gateway \
     && mkdir -p /var/lib/ai-gateway \
     && chown 10001 /var/lib/ai-gateway

@@ -12,6 +12,7 @@ key ships in browser bundles.
 """
 
 import hmac
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -19,13 +20,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends
 from jose import jwt
-from jose.exceptions import JOSEError
+from jose.exceptions import ExpiredSignatureError, JOSEError
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 
 from app.config import Settings
 from app.deps import gateway_of
 from app.errors import AuthError, ForbiddenError
+
+log = logging.getLogger("app.auth")
 
 CHECK_TOKEN = "Check the token is valid or login to get a new token."
 CHECK_API_KEY = "Check the API key is valid or generate a new API key."
@@ -88,16 +91,16 @@ def _decode(token: str, settings: Settings) -> tuple[Principal, float | None]:
             options={"verify_aud": False, "verify_iss": False},
         )
     except (JOSEError, ValueError, TypeError, OverflowError) as err:
-        raise AuthError("Invalid token") from err
+        raise _refused(_reason(err), "Invalid token") from err
     times = {name: _numeric_date(claims[name]) for name in TIME_CLAIMS if name in claims}
     if None in times.values():
-        raise AuthError("Invalid token")
+        raise _refused("a time claim is not a number", "Invalid token")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
-        raise AuthError("Invalid token subject")
+        raise _refused("missing sub", "Invalid token subject")
     role = claims.get("role") or "authenticated"
     if not isinstance(role, str):
-        raise AuthError("Invalid token")
+        raise _refused("role is not a string", "Invalid token")
     email = claims.get("email")
     kind: Kind = "admin" if role == "project_admin" else "anon" if role == "anon" else "user"
     principal = Principal(
@@ -106,10 +109,29 @@ def _decode(token: str, settings: Settings) -> tuple[Principal, float | None]:
     exp = times.get("exp")
     if exp is not None and time.time() >= exp:
         # python-jose compares whole seconds; RFC 7519 refuses a token from its `exp` on.
-        raise AuthError("Invalid token")
+        raise _refused("expired", "Invalid token")
     if "nbf" in times:
         return principal, None  # valid only from some moment on: not worth caching
     return principal, float("inf") if exp is None else exp
+
+
+def _reason(err: Exception) -> str:
+    """Why python-jose refused a token, in words an operator can act on (never the token)."""
+    text = str(err)
+    if isinstance(err, ExpiredSignatureError):
+        return "expired"
+    if "Signature verification failed" in text:
+        return "bad signature (is JWT_SECRET the backend's?)"
+    if "alg value is not allowed" in text:
+        return "wrong algorithm (HS256 expected)"
+    return f"malformed ({type(err).__name__})"
+
+
+def _refused(reason: str, message: str) -> AuthError:
+    """The 401 for a token, its reason logged at info: a JWT_SECRET mismatch is diagnosed from
+    the log, and the caller learns no more than the legacy backend told it."""
+    log.info("token refused: %s", reason)
+    return AuthError(message)
 
 
 def _numeric_date(value: object) -> float | None:
@@ -140,6 +162,7 @@ def authenticate(request: Request, settings: Settings) -> Principal:
     api_key = _api_key(request, bearer, settings)
     if api_key is not None:
         if not _same(api_key, settings.api_key_value):
+            log.info("API key refused: not the gateway's admin key")
             raise AuthError(
                 "Invalid API key", code="AUTH_INVALID_API_KEY", next_actions=CHECK_API_KEY
             )

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "info"
     log_prompts: bool = False
+    # `json` (the image's default) or `text`; every line carries the request id (app/logs.py).
+    log_format: Literal["json", "text"] = "text"
+    # Prometheus metrics (app/metrics.py) on /metrics with the admin key, and, when set, without
+    # a key on a port of their own for a scraper inside the cluster.
+    metrics_enabled: bool = True
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     # Limits beyond the legacy schema: the legacy backend accepted 100 MB bodies and any
     # number of messages, which lets one caller pin memory and spend the key freely.
@@ -153,6 +159,7 @@ class Settings(BaseSettings):
         "quota_concurrent_streams",
         "redis_url",
         "upstream_fair_share",
+        "metrics_port",
         mode="before",
     )
     @classmethod

@@ -16,12 +16,14 @@ import contextvars
 import itertools
 import os
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.access import Access, access_var
 from app.errors import PayloadTooLargeError, error_body
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -50,11 +52,17 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 class EdgeMiddleware:
     def __init__(
-        self, app: ASGIApp, max_bytes: int, direct: Mapping[str, Endpoint] | None = None
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        direct: Mapping[str, Endpoint] | None = None,
+        on_end: Callable[[Access], None] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.direct = dict(direct or {})
+        # Told of every request once its response has ended (logs and metrics, app/main.py).
+        self.on_end = on_end
 
     def _too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(
@@ -79,13 +87,16 @@ class EdgeMiddleware:
             given if given and _SAFE_ID.match(given) else f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
         )
         id_header = (b"x-request-id", request_id.encode())
+        access = Access(request_id, scope["method"], path)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), id_header]
+                access.status = message["status"]
             await send(message)
 
         token = request_id_var.set(request_id)
+        access_token = access_var.set(access)
         try:
             if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
                 await self._refuse(declared, path, send_with_id)
@@ -99,6 +110,13 @@ class EdgeMiddleware:
             response = await endpoint(Request(scope, receive, send_with_id))
             await response(scope, receive, send_with_id)
         finally:
+            if self.on_end is not None:
+                access.ended = time.monotonic()
+                if access.route is None:
+                    route = scope.get("route")  # the router's match (FastAPI sets it)
+                    access.route = getattr(route, "path", None)
+                self.on_end(access)
+            access_var.reset(access_token)
             request_id_var.reset(token)
 
     async def _refuse(self, declared: str, path: str, send: Send) -> None:

@@ -6,8 +6,10 @@ module (tests do) needs no environment. A bad configuration exits with one line 
 variable, not a traceback.
 """
 
+import asyncio
+import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -21,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from app.access import Access
 from app.assets.resolver import AssetResolver
 from app.config import Settings, get_settings
 from app.deps import Gateway, State
@@ -34,6 +37,9 @@ from app.errors import (
 )
 from app.ledger.configurations import ConfigStore
 from app.ledger.service import running_ledger
+from app.logs import log_access
+from app.metrics import Metrics, multiprocess_dir
+from app.metrics import serve as serve_metrics
 from app.openapi import ai_openapi_extra, ai_responses, complete_openapi
 from app.pipeline import Endpoint, Pipeline, ai_endpoint
 from app.quotas.service import running_quotas
@@ -84,6 +90,8 @@ class GatewayApp(FastAPI):
 
     settings: Settings
     ai_endpoints: dict[str, Endpoint]
+    # Every request's access record once it has ended: the access line and the metrics.
+    on_request_end: Callable[[Access], None]
 
     def openapi(self) -> dict[str, Any]:
         """FastAPI's schema, completed once with what it cannot infer (app/openapi.py)."""
@@ -103,7 +111,9 @@ class GatewayApp(FastAPI):
             app, direct = AiDispatch(app, self.ai_endpoints), None
             for cls, args, kwargs in reversed(user_middleware):
                 app = cls(app, *args, **kwargs)
-        app = EdgeMiddleware(app, max_bytes=settings.max_request_bytes, direct=direct)
+        app = EdgeMiddleware(
+            app, max_bytes=settings.max_request_bytes, direct=direct, on_end=self.on_request_end
+        )
         if settings.cors_origins:
             # Only when configured: the CORS layer wraps every send, streamed writes included.
             # `*` answers any origin, so never with credentials (the gateway uses no cookies);
@@ -118,6 +128,22 @@ class GatewayApp(FastAPI):
                 max_age=600,
             )
         return app
+
+
+async def _cancelled(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _observed(metrics: Metrics) -> Callable[[Access], None]:
+    observe = metrics.observe
+
+    def ended(access: Access) -> None:
+        observe(access)
+        log_access(access)
+
+    return ended
 
 
 def create_app(
@@ -138,14 +164,23 @@ def create_app(
         assets = AssetResolver(settings)
         try:
             async with AsyncExitStack() as stack:
+                metrics = app.state.metrics
+                if metrics is not None:
+                    flusher = asyncio.create_task(metrics.run(), name="metrics")
+                    stack.push_async_callback(_cancelled, flusher)
+                    # With several workers their parent serves the port (app/cli.py).
+                    if settings.metrics_port is not None and multiprocess_dir() is None:
+                        stack.callback(serve_metrics(settings.metrics_port, settings.host, metrics))
                 configs: ConfigStore | None = None
                 if settings.ledger_enabled:
                     # Migrated before the first request; its writer outlives every call, so
                     # the last rows are written after the server has stopped taking calls.
-                    app.state.ledger = await stack.enter_async_context(
+                    ledger = app.state.ledger = await stack.enter_async_context(
                         running_ledger(settings, pipeline)
                     )
-                    configs = ConfigStore(app.state.ledger.engine)
+                    configs = ConfigStore(ledger.engine)
+                    if app.state.metrics is not None:
+                        app.state.metrics.ledger = lambda: (ledger.waiting, ledger.dropped)
                 upstream_transport = transport or build_transport(settings)
                 client = await stack.enter_async_context(build_client(settings, upstream_transport))
                 upstream = UpstreamClient(client, settings, upstream_transport)
@@ -176,6 +211,10 @@ def create_app(
     app.settings = settings
     # The server (app/cli.py) starts the shutdown grace from its signal handler.
     app.state.shutdown = shutdown
+    metrics = app.state.metrics = Metrics() if settings.metrics_enabled else None
+    app.on_request_end = log_access if metrics is None else _observed(metrics)
+    if metrics is not None:
+        metrics.streams = shutdown.open_count
     # Every AI route runs through the pipeline: authenticate → parse → policy → admission →
     # upstream → translate → record (app/pipeline.py); the route table is app/routes.py.
     app.state.pipeline = pipeline

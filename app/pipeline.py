@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from app.access import access_var
 from app.auth import Principal, require_principal
 from app.deps import Gateway, get_gateway
 from app.disconnect import CLIENT_CLOSED_REQUEST, until_caller_leaves
@@ -42,6 +43,7 @@ from app.errors import (
     GatewayError,
     UpstreamError,
     error_response,
+    is_openai_path,
     unexpected_error_response,
 )
 from app.json_shape import Json
@@ -51,6 +53,16 @@ from app.upstream.slots import caller_var
 from app.usage import Usage
 
 log = logging.getLogger("app.calls")
+prompts_log = logging.getLogger("app.prompts")
+# A logged prompt or completion is cut here: an inlined image would be megabytes on one line.
+LOGGED_TEXT_MAX = 20_000
+
+
+def _clipped(text: str) -> str:
+    if len(text) <= LOGGED_TEXT_MAX:
+        return text
+    return f"{text[:LOGGED_TEXT_MAX]}… ({len(text) - LOGGED_TEXT_MAX} more characters)"
+
 
 OutcomeKind = Literal[
     "ok", "refused", "upstream_error", "cancelled", "stream_error", "timed_out", "error"
@@ -117,6 +129,7 @@ class Call:
         "reservation",
         "limit_headers",
         "prompt_chars",
+        "access",
     )
 
     def __init__(
@@ -148,6 +161,10 @@ class Call:
         # The AI configuration the call ran under (app/ledger/configurations.py), if any.
         self.configuration_id: str | None = None
         self.usage = Usage()
+        # The request's access record (app/access.py), told the call's outcome at the end.
+        self.access = access_var.get()
+        if gateway.settings.log_prompts:
+            self.usage.text = []  # the completion, logged when the call ends
         # What an admission hook holds for the call until it is recorded (app/quotas/), and
         # the headers it adds to a successful answer.
         self.reservation: object | None = None
@@ -164,6 +181,8 @@ class Call:
     async def admit(self, upstream_body: Json) -> None:
         """The admission stage: every hook may refuse (raise) before anything goes upstream."""
         assert self._pipeline is not None
+        if self.usage.text is not None:  # LOG_PROMPTS: what goes upstream, on every surface
+            prompts_log.info("prompt: %s", _clipped(orjson.dumps(upstream_body).decode()))
         for hook in self._pipeline.admission:
             waiting = hook(self, upstream_body)
             if waiting is not None:
@@ -173,6 +192,13 @@ class Call:
         """The record stage, once per call whatever happens after."""
         pipeline, self._pipeline = self._pipeline, None
         if pipeline is not None:
+            if self.usage.text is not None:
+                prompts_log.info("completion: %s", _clipped("".join(self.usage.text)))
+            access = self.access
+            if access is not None:
+                access.usage = self.usage
+                access.model = self.requested_model
+                access.outcome = outcome.kind
             for hook in pipeline.record:
                 hook(self, outcome)
 
@@ -222,14 +248,20 @@ def ai_endpoint(route: AiRoute, pipeline: Pipeline, overrides: Mapping[Any, Any]
     """The endpoint that runs `route` through the pipeline; it renders every failure itself,
     in the surface's envelope, so it needs no exception layer around it."""
     path, surface = route.path, route.surface
+    surface_name = "openai" if is_openai_path(path) else "legacy"
 
     async def endpoint(request: Request) -> Response:
         call: Call | None = None
         kind: OutcomeKind
+        access = access_var.get()
+        if access is not None:
+            access.route, access.surface = path, surface_name
         try:
             principal: Principal = await overrides.get(require_principal, require_principal)(
                 request
             )
+            if access is not None:
+                access.principal = principal.id
             # Not reset: the request's task ends with the request, and the legacy stream opens
             # its upstream in the response body, after this function has returned.
             caller_var.set(principal.id)

@@ -37,6 +37,7 @@ class Usage:
         "cost_usd",
         "image_count",
         "first_token_at",
+        "text",
         "_seen_chunk",
     )
 
@@ -51,6 +52,8 @@ class Usage:
         self.cost_usd: float | None = None
         self.image_count: int | None = None
         self.first_token_at: float | None = None  # time.monotonic() of the first stream chunk
+        # The completion's text, collected only when LOG_PROMPTS asks for it (app/pipeline.py).
+        self.text: list[str] | None = None
         self._seen_chunk = False
 
     def read_answer(self, answer: Json) -> None:
@@ -66,6 +69,8 @@ class Usage:
                 message = choice.get("message") if isinstance(choice, dict) else None
                 found = message.get("images") if isinstance(message, dict) else None
                 images += len(found) if isinstance(found, list) else 0
+                if self.text is not None and isinstance(message, dict):
+                    self._collect(message.get("content"))
             self.image_count = images or None
 
     def read_chunk(self, chunk: Json) -> None:
@@ -77,6 +82,15 @@ class Usage:
         usage = chunk.get("usage")
         if usage is not None and isinstance(usage, dict):
             self._usage(usage)
+        if self.text is not None:
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") if isinstance(choice, dict) else None
+                if isinstance(delta, dict):
+                    self._collect(delta.get("content"))
+
+    def _collect(self, content: object) -> None:
+        if isinstance(content, str) and self.text is not None:
+            self.text.append(content)
 
     def _names(self, body: Json) -> None:
         self.generation_id = self.generation_id or _str(body.get("id"))

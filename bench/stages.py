@@ -66,6 +66,12 @@ STAGES = [
         },
         {"quotas on, in-process": 5.0},
     ),
+    Stage(
+        "metrics",
+        ("metrics off", {"LEDGER_ENABLED": "false", "METRICS_ENABLED": "false"}),
+        {"metrics on (default)": {"LEDGER_ENABLED": "false"}},
+        {"metrics on (default)": 5.0},
+    ),
 ]
 
 Start = Callable[[str, dict[str, str]], Server]

@@ -17,13 +17,15 @@ fi
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 spec="."
 [ "$extra" = "dev" ] && spec=".[dev]"
-stamp=".venv/.installed-$(sha256sum < pyproject.toml | cut -c1-16)-${extra:-run}"
+# The image's pinned versions (requirements.lock) constrain .venv too: the tests run what the
+# image runs, on any machine, and scripts/lock.py stays in step.
+stamp=".venv/.installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)-${extra:-run}"
 if [ ! -f "$stamp" ]; then
   echo "installing ai-gateway${extra:+ with $extra tools} into .venv" >&2
   log=$(mktemp)
   # Quiet unless it fails: build back-ends print warnings that are noise on success.
   if ! { .venv/bin/python -m pip install --quiet --upgrade pip \
-      && .venv/bin/python -m pip install --quiet -e "$spec"; } >"$log" 2>&1; then
+      && .venv/bin/python -m pip install --quiet -c requirements.lock -e "$spec"; } >"$log" 2>&1; then
     cat "$log" >&2
     exit 1
   fi

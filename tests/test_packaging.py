@@ -1,7 +1,7 @@
-"""The deployment files: compose parses, .env.example is complete, and the image's exact start
-command serves /healthz from a fresh virtualenv (there is no Docker engine to build the image)."""
+"""The image's files: .env.example is complete, requirements.lock is current, and the image's
+exact install and start command serve /healthz from a fresh virtualenv (there is no Docker
+engine to build the image). The compose file: tests/test_compose.py."""
 
-import json
 import os
 import re
 import subprocess
@@ -10,24 +10,13 @@ import venv
 from pathlib import Path
 
 import httpx
-import yaml
 
 from app.config import Settings
+from tests.dockerfile import instructions, lay_out_workdir, pip_commands, start_command
 from tests.factories import JWT_SECRET, UPSTREAM_KEY
 from tests.procs import command_line_server, free_port
 
 ROOT = Path(__file__).parent.parent
-
-
-def test_compose_file_parses_and_reads_env_file() -> None:
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    gateway = compose["services"]["gateway"]
-    assert gateway["env_file"] == ".env"
-    assert gateway["build"] == "."
-    assert gateway["environment"]["HOST"] == "0.0.0.0"
-    # The ledger's data outlives the container: DATA_DIR is a named volume.
-    assert f"ledger:{_dockerfile_env('DATA_DIR')}" in gateway["volumes"]
-    assert "ledger" in compose["volumes"]
 
 
 def test_the_image_user_owns_the_data_dir() -> None:
@@ -58,32 +47,48 @@ def test_missing_secret_stops_startup_with_one_line(tmp_path: Path) -> None:
     ]
 
 
-def _dockerfile_instruction(name: str) -> str:
-    lines = (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
-    return next(line.split(None, 1)[1] for line in lines if line.startswith(name + " "))
-
-
 def _dockerfile_env(name: str) -> str:
     """The value the image's ENV instruction gives `name`."""
-    found = re.search(rf"\b{name}=(\S+)", _dockerfile_instruction("ENV"))
+    found = re.search(rf"\b{name}=(\S+)", instructions("ENV")[0])
     assert found, f"the Dockerfile sets no {name}"
     return found[1]
 
 
-def test_image_start_command_in_fresh_venv(tmp_path: Path) -> None:
-    env_dir = tmp_path / "venv"
-    # No pip of its own (bootstrapping one costs seconds): this interpreter's pip installs into
-    # it with `--python`, and resolves and builds exactly as `pip install .` in the image does.
-    venv.create(env_dir)
-    pip = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python")]
-        + ["install", "--quiet", "--no-compile", str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=600,
+def test_requirements_lock_is_current() -> None:
+    """The image installs requirements.lock: it must pin every runtime dependency at the
+    version the tests run with (scripts/lock.py writes it; `--check` compares)."""
+    run = subprocess.run(
+        [sys.executable, "scripts/lock.py", "--check"], cwd=ROOT, capture_output=True, text=True
     )
-    assert pip.returncode == 0, pip.stderr
-    command = json.loads(_dockerfile_instruction("CMD"))
+    assert run.returncode == 0, run.stderr
+    lock = (ROOT / "requirements.lock").read_text()
+    assert "\nfastapi==" in lock
+    assert "\npytest==" not in lock  # no dev tools in the image
+
+
+def test_image_install_and_start_command_in_fresh_venv(tmp_path: Path) -> None:
+    """The Dockerfile's own pip commands, run in order on a folder laid out as its COPY lines
+    and .dockerignore leave WORKDIR (so a file the context lacks fails here too), then its CMD."""
+    env_dir = tmp_path / "venv"
+    workdir = tmp_path / "srv"
+    lay_out_workdir(workdir)
+    # No pip of its own (bootstrapping one costs seconds): this interpreter's pip installs into
+    # it with `--python`, and resolves and builds exactly as the image's pip does.
+    venv.create(env_dir)
+    commands = pip_commands()
+    # The pinned dependencies first, then the project alone on top of them.
+    assert commands[0][-2:] == ["-r", "requirements.lock"]
+    assert "--no-deps" in commands[1]
+    for args in commands:
+        pip = subprocess.run(
+            [sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"), *args]
+            + (["--quiet", "--no-compile"] if args[0] == "install" else []),
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert pip.returncode == 0, f"pip {' '.join(args)}: {pip.stdout}{pip.stderr}"
     port = free_port()
     env = {
         "PATH": f"{env_dir / 'bin'}:/usr/bin:/bin",
@@ -93,6 +98,6 @@ def test_image_start_command_in_fresh_venv(tmp_path: Path) -> None:
         "JWT_SECRET": JWT_SECRET,
     }
     with command_line_server(
-        "the image's start command", command, port=port, env=env, cwd=tmp_path
+        "the image's start command", start_command(), port=port, env=env, cwd=tmp_path
     ) as server:
         assert httpx.get(f"{server.url}/healthz", timeout=1).json() == {"status": "ok"}

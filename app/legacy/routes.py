@@ -5,11 +5,9 @@ Each handler is the parse, policy, admission, upstream and translate stages of o
 envelope through `LEGACY` (`app/legacy/errors.py`).
 """
 
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from starlette.responses import Response
 
 from app.config import Settings
@@ -33,8 +31,6 @@ from app.policy import PolicyError, apply_policy, check_message_count, check_mod
 from app.streams.relay import sse_response
 from app.upstream.failures import check_choices
 
-log = logging.getLogger("app.prompts")
-
 
 async def single_event(event: bytes) -> AsyncIterator[bytes]:
     yield event
@@ -54,8 +50,6 @@ async def create_chat_completion(call: Call) -> Response:
     settings, upstream = gateway.settings, gateway.upstream
     chat = read_legacy(call, ChatCompletionRequest, lambda body: _count_messages(body, settings))
     call.requested_model = chat.model
-    if settings.log_prompts:
-        log.info("prompt: %s", orjson.dumps(chat.model_dump(by_alias=True)).decode())
     try:
         body = to_upstream_chat(chat, max_tokens_cap=settings.max_completion_tokens)
         config = await call_config(call, body["model"])

@@ -206,6 +206,8 @@ class Quotas:
     def _decided(call: Call, decision: Decision, held: Held, now: float) -> None:
         if not decision.admitted:
             assert decision.standing is not None
+            if call.access is not None:
+                call.access.limit = decision.standing.kind
             raise refusal(decision.standing, call.route.path, now)
         call.reservation = held
         if decision.standing is not None:

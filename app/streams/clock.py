@@ -78,6 +78,10 @@ class ShutdownCoordinator:
     def forget(self, clock: StreamClock) -> None:
         self._clocks.discard(clock)
 
+    def open_count(self) -> int:
+        """Streams open now (the open-streams metric)."""
+        return len(self._clocks)
+
     def begin(self) -> None:
         """Start the grace period (call on the event loop's thread)."""
         if self.deadline is not None:

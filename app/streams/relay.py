@@ -10,6 +10,7 @@ for byte); events that arrived in one upstream read leave in one write.
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, Protocol
 
@@ -17,6 +18,7 @@ import anyio
 import httpx
 import orjson
 
+from app.access import access_var
 from app.config import Settings
 from app.streams.clock import FAULT_PREFIX, ShutdownCoordinator, StreamClock
 from app.streams.decoder import SSEDecoder, SSEEvent
@@ -65,7 +67,9 @@ async def upstream_batches(
     """
     decoder = SSEDecoder()
     chunks = _reads(resp)
+    access = access_var.get()  # told how long the reads waited (the gateway's overhead metric)
     while True:
+        waiting = time.monotonic()
         try:
             async with asyncio.timeout_at(clock.deadline()) as timeout:
                 clock.current = timeout
@@ -79,6 +83,8 @@ async def upstream_batches(
             raise StreamFault(TERMINATED) from err
         finally:
             clock.current = None
+            if access is not None:
+                access.upstream_s += time.monotonic() - waiting
         items = decoder.feed(chunk)
         if not items:
             continue

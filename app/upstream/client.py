@@ -8,10 +8,12 @@ appears in the upstream `Authorization` header. When a call may be sent again: `
 
 import asyncio
 import logging
+import time
 
 import httpx
 import orjson
 
+from app.access import Access, access_var
 from app.config import Settings
 from app.json_shape import Json
 from app.upstream.failures import Kind, UpstreamFailure, failure_of, parse
@@ -103,6 +105,7 @@ class UpstreamClient:
         )
         self._timeout = _timeout(settings).as_dict()
         self._secret = settings.openrouter_api_key.get_secret_value()
+        self.retries = 0  # calls sent again (the metrics read it)
         self.slots = UpstreamSlots(
             settings.upstream_max_connections,
             settings.upstream_pool_timeout_s,
@@ -231,6 +234,19 @@ class UpstreamClient:
         return caller
 
     async def _send(self, path: str, content: bytes, *, stream: bool) -> httpx.Response:
+        """`_attempts`, timed for the request's access record: waiting on the upstream is not
+        the gateway's overhead (app/access.py)."""
+        access = access_var.get()
+        started = time.monotonic()
+        try:
+            return await self._attempts(path, content, stream=stream, access=access)
+        finally:
+            if access is not None:
+                access.upstream_s += time.monotonic() - started
+
+    async def _attempts(
+        self, path: str, content: bytes, *, stream: bool, access: Access | None
+    ) -> httpx.Response:
         attempts = self.settings.upstream_max_retries + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
@@ -246,6 +262,7 @@ class UpstreamClient:
                 if last:
                     raise UpstreamFailure("connect") from err
                 log.warning("upstream connection failed (%s); retrying", type(err).__name__)
+                self._retried(access)
                 await asyncio.sleep(backoff(attempt, self.settings))
                 continue
             if not stream:
@@ -262,5 +279,11 @@ class UpstreamClient:
             if stream:
                 await resp.aclose()
             log.warning("upstream answered %s; retrying in %.2fs", resp.status_code, delay)
+            self._retried(access)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+    def _retried(self, access: Access | None) -> None:
+        self.retries += 1
+        if access is not None:
+            access.retries += 1
