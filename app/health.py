@@ -19,7 +19,9 @@ from starlette.responses import JSONResponse, Response
 
 from app.auth import AdminDep
 from app.errors import GatewayError, error_response
+from app.legacy.openapi import ADMIN_AUTH_ERRORS, LegacyError
 from app.metrics import CONTENT_TYPE, Metrics
+from app.openapi import ADMIN_AUTH, error_responses
 from app.quotas.redis_store import RedisStore
 
 router = APIRouter(tags=["ops"])
@@ -79,10 +81,18 @@ async def get_readiness(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get(
-    "/metrics",
-    responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
-)
+METRICS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus' text exposition format.",
+        "content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+    },
+    **error_responses(
+        LegacyError, {**ADMIN_AUTH_ERRORS, 404: "NOT_FOUND: metrics are off (METRICS_ENABLED)"}
+    ),
+}
+
+
+@router.get("/metrics", responses=METRICS, openapi_extra=ADMIN_AUTH)
 async def get_metrics(_admin: AdminDep, request: Request) -> Response:
     """Prometheus metrics (the admin key; METRICS_PORT serves them without one)."""
     metrics: Metrics | None = getattr(request.app.state, "metrics", None)
