@@ -1,5 +1,6 @@
 """The usage ledger: one row per AI call, on SQLite and on the real PostgreSQL, written off the
-request path and flushed at SIGTERM. Database outages: tests/test_ledger_outage.py."""
+request path and flushed at SIGTERM. Database outages: tests/test_ledger_outage.py; tokens and
+cost against what the mock OpenRouter process reported: tests/test_ledger_wire.py."""
 
 import asyncio
 import os
@@ -98,7 +99,7 @@ async def test_each_call_is_one_row_with_what_the_upstream_reported(database_url
     assert rows[0]["ttft_ms"] is None
 
 
-async def test_a_cancelled_stream_is_recorded_with_what_was_reported(tmp_path: Path) -> None:
+async def test_a_cancelled_stream_is_recorded_with_what_was_reported(database_url: str) -> None:
     async def first_chunk_then_nothing() -> AsyncIterator[bytes]:
         yield b'data: {"id":"gen-3","model":"m-served","choices":[{"delta":{"content":"Hi"}}]}\n\n'
         await asyncio.sleep(30)
@@ -106,28 +107,76 @@ async def test_a_cancelled_stream_is_recorded_with_what_was_reported(tmp_path: P
     def slow(_request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=first_chunk_then_nothing(), headers=SSE)
 
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
     body = orjson.dumps({"model": "m", "messages": HI, "stream": True})
     sent: list[Any] = []
 
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    async with ledger_gateway(ledger_settings(url), slow) as (_client, _writer, (app, state)):
+    settings = ledger_settings(database_url)
+    async with ledger_gateway(settings, slow) as (_client, _writer, (app, state)):
         scope = asgi_scope("POST", "/api/v1/chat/completions", state)
         await asyncio.wait_for(app(scope, asgi_receive(body, 0.3), send), timeout=5)
-    rows = await ledger_rows(url)
+    rows = await ledger_rows(database_url)
     assert [(r["outcome"], r["generation_id"], r["cost_usd"]) for r in rows] == [
         ("cancelled", "gen-3", None)
     ]
 
 
-def test_sigterm_writes_every_queued_row(gateway_factory: GatewayFactory, tmp_path: Path) -> None:
+IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+
+
+def cached_images_or_no_answer(request: httpx.Request) -> httpx.Response:
+    """Cached prompt tokens on a chat answer, two images on an image answer, and no answer at
+    all (a read timeout) for the model `slow`."""
+    body = orjson.loads(request.content)
+    if body["model"] == "slow":
+        raise httpx.ReadTimeout("no answer", request=request)
+    message: dict[str, Any] = {"role": "assistant", "content": "Hi"}
+    usage: dict[str, Any] = {"prompt_tokens": 9, "completion_tokens": 2, "cost": 0.0003}
+    if body.get("modalities"):
+        message["images"] = [IMAGE, IMAGE]
+    else:
+        usage["prompt_tokens_details"] = {"cached_tokens": 6}
+    answer = {"id": "gen-9", "model": "m", "choices": [{"message": message}], "usage": usage}
+    return httpx.Response(200, json=answer)
+
+
+async def test_cached_tokens_images_and_timeouts_are_recorded(database_url: str) -> None:
+    settings = ledger_settings(database_url)
+    handler = cached_images_or_no_answer
+    async with ledger_gateway(settings, handler) as (client, _writer, _app):
+        cached = await client.post(
+            "/api/v1/chat/completions", json={"model": "m", "messages": HI}, headers=AUTH
+        )
+        image = await client.post(
+            "/api/ai/image/generation", json={"model": "m", "prompt": "A cat"}, headers=AUTH
+        )
+        timeouts = [
+            await client.post(path, json={"model": "slow", "messages": HI}, headers=AUTH)
+            for path in ("/api/ai/chat/completion", "/api/v1/chat/completions")
+        ]
+    assert [r.status_code for r in (cached, image, *timeouts)] == [200, 200, 504, 504]
+    assert len(image.json()["images"]) == 2
+    rows = await ledger_rows(database_url)
+    assert [
+        (r["route"], r["outcome"], r["status"], r["cached_tokens"], r["image_count"]) for r in rows
+    ] == [
+        ("/api/v1/chat/completions", "ok", 200, 6, None),
+        ("/api/ai/image/generation", "ok", 200, None, 2),
+        ("/api/ai/chat/completion", "timed_out", 504, None, None),
+        ("/api/v1/chat/completions", "timed_out", 504, None, None),
+    ]
+    assert [r["prompt_tokens"] for r in rows] == [9, 9, None, None]
+
+
+def test_sigterm_writes_every_queued_row(
+    gateway_factory: GatewayFactory, database_url: str
+) -> None:
     calls = 12
-    database = tmp_path / "ledger.db"
     process = gateway_factory.own(
         LEDGER_ENABLED="true",
-        DATABASE_URL=f"sqlite:///{database}",
+        DATABASE_URL=database_url,
         LEDGER_FLUSH_S="3600",
         LEDGER_BATCH_SIZE="1000",
     )
@@ -139,7 +188,7 @@ def test_sigterm_writes_every_queued_row(gateway_factory: GatewayFactory, tmp_pa
             assert answer.status_code == 200
     # uvicorn re-raises the signal once it has shut down cleanly.
     assert process.stop() in (0, -signal.SIGTERM)
-    rows = asyncio.run(ledger_rows(f"sqlite:///{database}"))
+    rows = asyncio.run(ledger_rows(database_url))
     assert len(rows) == calls
     assert all(r["outcome"] == "ok" and r["cost_usd"] is not None for r in rows)
 

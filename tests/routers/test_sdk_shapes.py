@@ -1,6 +1,8 @@
 """`GET /api/ai/credits`, and the answers that differ for `User-Agent: InsForge-Python/…`
 (app/legacy/clients.py), with the gateway in-process and the mock as its upstream."""
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -11,6 +13,7 @@ from tests.factories import API_KEY, UPSTREAM_KEY
 
 ADMIN = {"x-api-key": API_KEY}
 SDK = {"User-Agent": "InsForge-Python/0.1.0"}
+KEY_LIMIT_USD = 25.0
 
 
 def test_credits_legacy_shape(client: httpx.Client, journal: MockControl) -> None:
@@ -28,6 +31,30 @@ def test_credits_python_sdk_shape(client: httpx.Client) -> None:
     body = client.get("/api/ai/credits", headers={**ADMIN, **SDK}).json()
     assert list(body) == ["credits", "usage", "limit", "remaining"]
     assert body["credits"] == body["limit"]
+
+
+@pytest.fixture
+def key_limit(journal: MockControl) -> Iterator[float]:
+    """The mock's key has a credit limit for one test (the mock is shared by every module)."""
+    journal.config(key_limit=KEY_LIMIT_USD)
+    yield KEY_LIMIT_USD
+    journal.config(key_limit=None)
+
+
+def test_credits_of_a_key_with_a_limit(
+    client: httpx.Client, user_headers: dict[str, str], key_limit: float
+) -> None:
+    call = {"model": "mock/text", "messages": [{"role": "user", "content": "Hi"}]}
+    assert client.post("/api/ai/chat/completion", json=call, headers=user_headers).is_success
+    legacy = client.get("/api/ai/credits", headers=ADMIN).json()
+    sdk = client.get("/api/ai/credits", headers={**ADMIN, **SDK}).json()
+    assert 0 < legacy["usage"] < key_limit  # the call spent some of the limit
+    assert legacy == {
+        "usage": legacy["usage"],
+        "limit": key_limit,
+        "remaining": pytest.approx(key_limit - legacy["usage"], abs=1e-9),
+    }
+    assert sdk == {"credits": key_limit, **legacy}
 
 
 @pytest.mark.parametrize(
