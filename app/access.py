@@ -17,6 +17,7 @@ from app.usage import Usage
 class Access:
     __slots__ = (
         "request_id",
+        "client",
         "method",
         "path",
         "route",
@@ -33,8 +34,9 @@ class Access:
         "limit",
     )
 
-    def __init__(self, request_id: str, method: str, path: str) -> None:
+    def __init__(self, request_id: str, method: str, path: str, client: str | None = None) -> None:
         self.request_id = request_id
+        self.client = client  # the peer's address (a proxy's, behind one)
         self.method = method
         self.path = path
         self.route: str | None = None  # an AI route's path, or the matched route's template

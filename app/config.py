@@ -5,6 +5,7 @@ MAX_COMPLETION_TOKENS) keep their meaning, so an existing InsForge `.env` carrie
 Settings are validated once at start-up and passed around explicitly; nothing reads a global.
 """
 
+import ipaddress
 from functools import lru_cache
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
@@ -67,7 +68,10 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    log_level: str = "info"
+    # Worker processes sharing the port (app/workers.py); `ai-gateway --workers N` wins.
+    web_concurrency: int = Field(default=1, gt=0, le=64)
+    # uvicorn's names; checked at start-up so a typo is one line, not a traceback.
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     log_prompts: bool = False
     # `json` (the image's default) or `text`; every line carries the request id (app/logs.py).
     log_format: Literal["json", "text"] = "text"
@@ -94,6 +98,11 @@ class Settings(BaseSettings):
     header_read_timeout_s: float = Field(default=10.0, gt=0)
     body_read_timeout_s: float = Field(default=60.0, gt=0)
     max_connections: int = Field(default=10_000, gt=0)
+    # uvicorn's event loop: `auto` is uvloop when installed (bench/accept.py compares them).
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    # `/healthz` on a port of its own, answered from a thread however busy the event loop is
+    # (app/liveness.py): for a liveness probe. Unset: only the main port's.
+    health_port: int | None = Field(default=None, ge=0, le=65535)
 
     # Picked by bench/transport.py: the aiohttp transport costs far less CPU per request.
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
@@ -160,6 +169,7 @@ class Settings(BaseSettings):
         "redis_url",
         "upstream_fair_share",
         "metrics_port",
+        "health_port",
         mode="before",
     )
     @classmethod
@@ -178,6 +188,21 @@ class Settings(BaseSettings):
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("asset_trusted_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a network (e.g. 10.0.0.0/8)") from None
         return value
 
     @field_validator("database_url")

@@ -87,7 +87,8 @@ class EdgeMiddleware:
             given if given and _SAFE_ID.match(given) else f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
         )
         id_header = (b"x-request-id", request_id.encode())
-        access = Access(request_id, scope["method"], path)
+        peer = scope.get("client")
+        access = Access(request_id, scope["method"], path, peer[0] if peer else None)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

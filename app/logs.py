@@ -78,6 +78,7 @@ def configure(level: str, fmt: Literal["json", "text"]) -> None:
 def access_fields(access: Access) -> dict[str, Any]:
     usage = access.usage
     fields: dict[str, Any] = {
+        "client": access.client,
         "method": access.method,
         "path": access.path,
         "route": access.route,

@@ -17,6 +17,8 @@ import asyncio
 import bisect
 import math
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 
 from prometheus_client import (
@@ -28,7 +30,7 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from app.access import Access
 
@@ -46,6 +48,27 @@ FLUSH_AT = 64
 
 def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
+
+
+def shared_directory(env: dict[str, str]) -> Callable[[], None]:
+    """For the parent of several workers: a fresh directory for their metrics files, named in
+    `env` (the workers' environment) and in this process's (for `serve`). Returns the function
+    that removes it when the workers have stopped. An operator's own PROMETHEUS_MULTIPROC_DIR
+    is used as it is, and left in place."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        env[MULTIPROC_ENV] = given
+        return lambda: None
+    directory = tempfile.mkdtemp(prefix="ai-gateway-metrics-")
+    env[MULTIPROC_ENV] = os.environ[MULTIPROC_ENV] = directory
+    return lambda: shutil.rmtree(directory, ignore_errors=True)
+
+
+def worker_gone(pid: int) -> None:
+    """A worker has exited: its live gauges (open streams, queued rows) no longer count."""
+    directory = multiprocess_dir()
+    if directory is not None:
+        mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
 class Metrics:

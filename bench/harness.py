@@ -21,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import render, stages, streams, wrk
+from bench import render, stages, streams, workers, wrk
 from bench.litellm import MASTER_KEY, start_litellm
 from bench.machine import machine, versions
 from bench.procs import (
@@ -140,6 +140,15 @@ def run(args: argparse.Namespace, results: Results) -> None:
                 found = streams.measure(gateway, token, mode.levels, mode.slow_model)
                 results.streams, results.streams_skipped = found
                 gateway.stop()
+            if args.stage in (None, "workers"):
+                results.workers, results.workers_skipped = workers.measure(
+                    _variant_starter(workdir, mock, pin=False),
+                    mock,
+                    workdir,
+                    SECRET,
+                    rounds=mode.stage_rounds // 2,
+                    seconds=2,
+                )
             for stage in stages.STAGES:
                 if args.stage is not None and stage.name != args.stage:
                     continue
@@ -198,11 +207,11 @@ def measure_all(
         r.sequential[name] = bench.load(url, body, auth_for, cpu, sequential=True)
 
 
-def _variant_starter(workdir: Path, mock: Server) -> stages.Start:
+def _variant_starter(workdir: Path, mock: Server, *, pin: bool = True) -> stages.Start:
     def start(label: str, env: dict[str, str]) -> Server:
         if "DATABASE_URL" in env:
             _ensure_database(env["DATABASE_URL"])
-        return start_gateway(workdir, mock, SECRET, env, label)
+        return start_gateway(workdir, mock, SECRET, env, label, pin=pin)
 
     return start
 
@@ -262,8 +271,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the mock's seed")
     parser.add_argument(
         "--stage",
-        choices=[stage.name for stage in stages.STAGES],
-        help="measure this stage's cost alone (development: written to results/stage/)",
+        choices=[stage.name for stage in stages.STAGES] + ["workers"],
+        help="measure this stage's cost (or the workers' throughput) alone (development: "
+        "written to results/stage/)",
     )
     args = parser.parse_args()
     # A SIGTERM must unwind like Ctrl-C, so the `finally` above stops every server it started.

@@ -111,8 +111,10 @@ def launch(
     ready_path: str,
     env: Mapping[str, str],
     timeout: float = STARTUP_TIMEOUT_S,
+    pin: bool = True,
 ) -> Server:
-    """Start a server on `core 0`, wait until `ready_path` answers, or fail with its log tail."""
+    """Start a server on `core 0` (`pin`: else on any core), wait until `ready_path` answers,
+    or fail with its log tail."""
     process = ServerProcess(
         name,
         cmd,
@@ -121,7 +123,7 @@ def launch(
         env=env,
         cwd=log.parent,  # a scratch directory: a developer's .env must not shape the run
         log=log,
-        pin_to=GATEWAY_CORE if can_pin() else None,
+        pin_to=GATEWAY_CORE if pin and can_pin() else None,
         startup_timeout=timeout,
         stop_timeout=STOP_TIMEOUT_S,
     )
@@ -138,6 +140,7 @@ def start_gateway(
     secret: str,
     extra_env: Mapping[str, str] | None = None,
     name: str = "gateway",
+    pin: bool = True,
 ) -> Server:
     port = free_port()
     slug = name.replace(" ", "-").replace(",", "").replace("(", "").replace(")", "")
@@ -155,7 +158,7 @@ def start_gateway(
     }
     cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]
     log = workdir / f"{slug}.log"
-    return launch("gateway", cmd, port, log, "/healthz", env)
+    return launch("gateway", cmd, port, log, "/healthz", env, pin=pin)
 
 
 NGINX_CONF = """\

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from bench import report, stages
+from bench import report, stages, workers
 from bench.report import Measured, Results, ScenarioResult, StageResult
 from bench.wrk import Load
 
@@ -53,6 +53,14 @@ def markdown(r: Results) -> str:
                 "",
             ]
         ),
+        "## Throughput with 1 and 2 workers (`--workers`, same run)",
+        "",
+        *(
+            workers.table(r.workers)
+            if r.workers
+            else [f"Not measured: {r.workers_skipped or 'this report predates it'}"]
+        ),
+        "",
         "## CPU ratios",
         "",
         *report.ratio_table(r),
@@ -88,6 +96,8 @@ def stages_markdown(r: Results) -> str:
         *_kv("Machine", r.machine),
         *_kv("Configuration", r.config),
     ]
+    if r.workers:
+        lines += ["## Throughput with 1 and 2 workers", "", *workers.table(r.workers), ""]
     for stage in r.stages:
         lines += [f"## Stage cost: {stage.name} (interleaved rounds)", "", *stages.table(stage), ""]
     lines += [line for stage in r.stages if (line := stages.budget(stage)) is not None]
@@ -111,6 +121,8 @@ def from_json(raw: dict[str, Any]) -> Results:
         for s in raw["scenarios"]
     ]
     r.sequential = {target: _measured(m) for target, m in raw["sequential"].items()}
+    r.workers = {label: [_measured(m) for m in ms] for label, ms in raw.get("workers", {}).items()}
+    r.workers_skipped = raw.get("workers_skipped", "")
     # Reports before 2026-11-30 measured variants one after the other ("variants"): not shown.
     r.stages = [
         StageResult(

@@ -55,6 +55,9 @@ class Results:
     sequential: dict[str, Measured] = field(default_factory=dict)  # target → 1 connection
     # Each stage off and on, in interleaved rounds (bench/stages.py).
     stages: list[StageResult] = field(default_factory=list)
+    # Throughput with 1 and 2 workers, in interleaved rounds (bench/workers.py).
+    workers: dict[str, list[Measured]] = field(default_factory=dict)
+    workers_skipped: str = ""
     streams: dict[str, object] | None = None
     streams_skipped: str = ""
     notes: list[str] = field(default_factory=list)

@@ -14,8 +14,10 @@ file, never a pipe, so a chatty child can never block on a full pipe and nothing
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -62,7 +64,8 @@ class ServerProcess(Closing):
     Give `port` (the command binds it) or `announce` (a pattern whose first group is the URL
     the child prints once it listens). `log` is kept after the run; without it the output goes
     to an unnamed temporary file. `pin_to` puts the child, and every thread it starts, on one
-    CPU core.
+    CPU core. `own_process_group` keeps a terminal's Ctrl+C (sent to the whole foreground group)
+    from reaching the child, and ends the child when this process dies, however it dies (Linux).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class ServerProcess(Closing):
         pin_to: int | None = None,
         startup_timeout: float = STARTUP_TIMEOUT_S,
         stop_timeout: float = STOP_TIMEOUT_S,
+        own_process_group: bool = False,
     ) -> None:
         if (port is None) == (announce is None):
             raise ValueError("give exactly one of port and announce")
@@ -95,7 +99,8 @@ class ServerProcess(Closing):
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=None if pin_to is None else _pinned(pin_to),
+                preexec_fn=_child_setup(pin_to, die_with_parent=own_process_group),
+                process_group=0 if own_process_group else None,
             )
         except OSError as err:
             self._log.close()
@@ -173,10 +178,19 @@ class ServerProcess(Closing):
         self.stop()
 
 
-def _pinned(core: int) -> Callable[[], None]:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _child_setup(pin_to: int | None, *, die_with_parent: bool) -> Callable[[], None] | None:
+    if pin_to is None and not (die_with_parent and sys.platform == "linux"):
+        return None
+
     def apply() -> None:
         # In the child before exec, so every thread the server later starts inherits it.
-        os.sched_setaffinity(0, {core})
+        if pin_to is not None:
+            os.sched_setaffinity(0, {pin_to})
+        if die_with_parent and sys.platform == "linux":
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
     return apply
 
@@ -200,6 +214,7 @@ def start_mock(
     *,
     host: str = "127.0.0.1",
     startup_timeout: float = STARTUP_TIMEOUT_S,
+    own_process_group: bool = False,
 ) -> MockProcess:
     """Spawn ``python -m mock_openrouter --port 0`` and wait until it accepts connections."""
     cmd = [sys.executable, "-m", "mock_openrouter", "--host", host, "--port", "0"]
@@ -212,4 +227,5 @@ def start_mock(
         announce=_LISTENING,
         env=env,
         startup_timeout=startup_timeout,
+        own_process_group=own_process_group,
     )

@@ -2,20 +2,23 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
-from mock_openrouter.process import free_port
-from tests.procs import command_line_server
+from mock_openrouter.process import ServerProcess, free_port
+from tests.procs import READY_TIMEOUT_S, command_line_server
 
 ROOT = Path(__file__).parent.parent
 MOCK_LINE = re.compile(r"mock upstream at (http://[^/\s]+)")
-TOKEN_LINE = re.compile(r"dev user token \(24 h\): (\S+)")
+TOKEN_LINE = re.compile(r"dev user token \(valid until [^)]+\): (\S+)")
+ADMIN_LINE = re.compile(r"admin key \(x-api-key\): (\S+)")
 
 
 def test_mock_upstream_answers_a_real_sdk_call(tmp_path: Path) -> None:
@@ -51,3 +54,108 @@ def test_mock_upstream_answers_a_real_sdk_call(tmp_path: Path) -> None:
         # SIGTERM stops the mock the gateway started, too: nothing is left listening.
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{mock_url[1]}/__mock/requests", timeout=2)
+
+
+def dev_env(**env: str) -> dict[str, str]:
+    unset = ("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "JWT_SECRET", "ACCESS_API_KEY")
+    return {**{k: v for k, v in os.environ.items() if k not in unset}, **env}
+
+
+def dev_gateway(tmp_path: Path, **env: str) -> ServerProcess:
+    """`ai-gateway --mock-upstream` in a process group of its own, as in a terminal: a signal
+    sent to the group is what Ctrl+C sends."""
+    port = free_port()
+    return ServerProcess(
+        "ai-gateway --mock-upstream",
+        [sys.executable, "-m", "app.cli", "--mock-upstream", "--port", str(port)],
+        port=port,
+        ready_path="/healthz",
+        env=dev_env(**env),
+        cwd=tmp_path,
+        startup_timeout=READY_TIMEOUT_S,
+        own_process_group=True,
+    )
+
+
+def assert_gone(mock_url: str) -> None:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{mock_url}/__mock/requests", timeout=1)
+        except httpx.ConnectError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the mock at {mock_url} still answers")
+
+
+def test_ctrl_c_stops_the_gateway_and_the_mock_quietly(tmp_path: Path) -> None:
+    with dev_gateway(tmp_path) as gateway:
+        mock_url = MOCK_LINE.search(gateway.logs())
+        assert mock_url, gateway.logs()
+        os.killpg(gateway.pid, signal.SIGINT)
+        # uvicorn re-raises the SIGINT it handled once it has shut down: 130, quietly.
+        assert gateway.proc.wait(timeout=20) in (0, 128 + signal.SIGINT)
+        gateway.stop()
+        assert "Traceback" not in gateway.logs()
+    assert_gone(mock_url[1])
+
+
+@pytest.mark.parametrize("after_s", [0.3, 1.0])
+def test_ctrl_c_during_start_up_is_quiet(tmp_path: Path, after_s: float) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "--mock-upstream", "--port", str(free_port())],
+        env=dev_env(),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        process_group=0,
+    )
+    time.sleep(after_s)
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=20)
+    assert "Traceback" not in err, err
+    assert proc.returncode in (0, 128 + signal.SIGINT)
+    mock_url = MOCK_LINE.search(err)
+    if mock_url:
+        assert_gone(mock_url[1])
+
+
+def test_a_killed_gateway_takes_its_mock_with_it(tmp_path: Path) -> None:
+    with dev_gateway(tmp_path) as gateway:
+        mock_url = MOCK_LINE.search(gateway.logs())
+        assert mock_url, gateway.logs()
+        gateway.proc.kill()
+    assert_gone(mock_url[1])
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+def test_the_dev_token_and_admin_key_outlive_a_restart(tmp_path: Path, where: str) -> None:
+    secret = "a-dev-secret-kept-in-my-env-0123"
+    env = {"JWT_SECRET": secret} if where == "environment" else {}
+    if where == ".env":
+        (tmp_path / ".env").write_text(f"JWT_SECRET={secret}\n")
+    printed = []
+    for _run in range(2):
+        with dev_gateway(tmp_path, **env) as gateway:
+            token, admin = TOKEN_LINE.search(gateway.logs()), ADMIN_LINE.search(gateway.logs())
+            assert token, gateway.logs()
+            assert admin, gateway.logs()
+            usage = httpx.get(f"{gateway.url}/api/ai/usage", headers={"x-api-key": admin[1]})
+            assert usage.status_code == 200, usage.text
+            printed.append((token[1], admin[1]))
+    assert printed[0] == printed[1]
+
+
+def test_the_dev_token_is_the_same_all_day_and_valid_a_day_on() -> None:
+    from jose import jwt
+
+    from app.devmode import DAY_S, dev_token
+
+    day = 20_000 * DAY_S
+    morning, _ = dev_token("s" * 32, now=day + 60)
+    evening, expires = dev_token("s" * 32, now=day + DAY_S - 60)
+    assert morning == evening
+    assert expires - (day + DAY_S - 60) >= DAY_S
+    claims = jwt.get_unverified_claims(morning)
+    assert claims["sub"] == "dev-user"
+    assert dev_token("t" * 32, now=day)[0] != morning
