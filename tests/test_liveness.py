@@ -3,11 +3,13 @@ event loop has stopped turning; and with `--workers 2`, every worker on the one 
 
 import asyncio
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import orjson
 
 from app.liveness import LivenessListener
 from mock_openrouter.process import MockProcess, ServerProcess, free_port
@@ -52,3 +54,25 @@ def test_every_worker_serves_the_health_port(mock: MockProcess) -> None:
             assert resp.status_code == 200
         assert gateway.stop() == 0
     assert "Traceback" not in gateway.logs()
+
+
+def test_a_new_connection_is_answered_within_a_second_under_2000_streams() -> None:
+    """The issue's 2,000-connection case, through the benchmark's own tool (bench/accept.py):
+    2,000 callers streaming on one process while a probe opens a new connection for /healthz
+    on HEALTH_PORT every half second."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.accept", "--connections", "2000", "--seconds", "6"]
+        + ["--health-port"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = orjson.loads(done.stdout)
+    probes = result["healthz_new_connection_s"]
+    assert probes["probes"] >= 8
+    assert probes["over_1s"] == 0, probes
+    assert probes["max"] < 1.0
+    assert result["streams"] > 0
