@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.logs import JsonFormatter, RequestIdFilter
 from mock_openrouter.process import free_port
 from tests.factories import ANON_KEY, API_KEY, JWT_SECRET, UPSTREAM_KEY, make_settings, make_token
+from tests.gateways import GatewayFactory
 from tests.inprocess import gateway
 
 LEGACY = "/api/ai/chat/completion"
@@ -183,3 +184,48 @@ async def test_the_metrics_port_serves_them_without_a_key() -> None:
     async with httpx.AsyncClient() as scraper:
         with pytest.raises(httpx.ConnectError):  # stopped with the app
             await scraper.get(f"http://127.0.0.1:{port}/metrics", timeout=1)
+
+
+def test_a_json_log_from_the_running_gateway(gateway_factory: GatewayFactory) -> None:
+    """LOG_FORMAT=json in a real process: every line is one JSON object (uvicorn's too), and a
+    request's lines carry its id."""
+    gateway = gateway_factory.own(LOG_FORMAT="json", LOG_LEVEL="info")
+    body = {"model": "mock/text", "messages": HI}
+    bad = make_token("log-user", secret="another-secret-0123456789abcd")
+    with httpx.Client(base_url=gateway.url, timeout=30) as client:
+        refused = client.post(
+            LEGACY, json=body, headers={"Authorization": f"Bearer {bad}", "X-Request-Id": "bad-1"}
+        )
+        served = client.post(
+            LEGACY,
+            json=body,
+            headers={"Authorization": f"Bearer {make_token('log-user')}", "X-Request-Id": "ok-1"},
+        )
+    assert (refused.status_code, served.status_code) == (401, 200)
+    gateway.stop()
+    text = gateway.logs()
+    lines = [orjson.loads(line) for line in text.splitlines() if line.strip()]
+    assert any(line["logger"].startswith("uvicorn") for line in lines)  # uvicorn's, as JSON
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_id.setdefault(line["request_id"], []).append(line)
+    assert [(x["logger"], x["message"]) for x in by_id["bad-1"]][0] == (
+        "app.auth",
+        "token refused: bad signature (is JWT_SECRET the backend's?)",
+    )
+    assert by_id["bad-1"][-1]["logger"] == "app.access"
+    access = by_id["ok-1"][-1]
+    assert access["logger"] == "app.access"
+    assert (access["principal"], access["surface"], access["route"], access["status"]) == (
+        "log-user",
+        "legacy",
+        LEGACY,
+        200,
+    )
+    assert access["model"] == "mock/text"
+    assert access["prompt_tokens"] > 0
+    assert access["completion_tokens"] > 0
+    assert access["cost_usd"] > 0
+    assert access["latency_ms"] >= access["upstream_ms"] > 0
+    for secret in (UPSTREAM_KEY, JWT_SECRET, API_KEY, bad, "Hi"):
+        assert secret not in text
