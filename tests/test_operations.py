@@ -229,3 +229,27 @@ def test_a_json_log_from_the_running_gateway(gateway_factory: GatewayFactory) ->
     assert access["latency_ms"] >= access["upstream_ms"] > 0
     for secret in (UPSTREAM_KEY, JWT_SECRET, API_KEY, bad, "Hi"):
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (make_token(expires_in=-10), "expired"),
+        (make_token(secret="another-secret-0123456789abcd"), "bad signature (is JWT_SECRET"),
+        (make_token(algorithm="HS512"), "wrong algorithm (HS256 expected)"),
+        (make_token(sub=None), "missing sub"),
+        ("not-a-jwt", "malformed (JWTError)"),
+    ],
+)
+async def test_a_refused_token_logs_its_reason_without_the_token(
+    caplog: pytest.LogCaptureFixture, token: str, reason: str
+) -> None:
+    with caplog.at_level(logging.INFO):
+        async with gateway(make_settings()) as (client, _upstream):
+            answer = await client.post(
+                LEGACY, json={"model": "m"}, headers={"Authorization": f"Bearer {token}"}
+            )
+    assert answer.status_code == 401
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "app.auth"]
+    assert line.startswith(f"token refused: {reason}")
+    assert token not in caplog.text
