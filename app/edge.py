@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.access import Access, access_var
+from app.cors import refused_preflight
 from app.errors import PayloadTooLargeError, error_body
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -57,10 +58,12 @@ class EdgeMiddleware:
         max_bytes: int,
         direct: Mapping[str, Endpoint] | None = None,
         on_end: Callable[[Access], None] | None = None,
+        refuse_preflights: bool = False,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.direct = dict(direct or {})
+        self.refuse_preflights = refuse_preflights
         # Told of every request once its response has ended (logs and metrics, app/main.py).
         self.on_end = on_end
 
@@ -77,12 +80,17 @@ class EdgeMiddleware:
         path = normalize_path(scope["path"])
         if path != scope["path"]:
             scope = {**scope, "path": path, "raw_path": path.encode()}
-        given = declared = None
+        given = declared = origin = None
+        preflight = False
         for key, value in scope["headers"]:
             if key == b"x-request-id":
                 given = value.decode("latin-1")
             elif key == b"content-length":
                 declared = value.decode("latin-1")
+            elif key == b"origin":
+                origin = value.decode("latin-1")
+            elif key == b"access-control-request-method":
+                preflight = True
         request_id = (
             given if given and _SAFE_ID.match(given) else f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
         )
@@ -102,6 +110,10 @@ class EdgeMiddleware:
             if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
                 await self._refuse(declared, path, send_with_id)
                 return
+            if preflight and origin is not None and self.refuse_preflights:
+                if scope["method"] == "OPTIONS":
+                    await refused_preflight(origin, path)(scope, receive, send_with_id)
+                    return
             receive = self._counted(receive)
             endpoint = self.direct.get(path) if scope["method"] == "POST" else None
             if endpoint is None:

@@ -18,7 +18,6 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
@@ -26,6 +25,7 @@ from starlette.types import ASGIApp
 from app.access import Access
 from app.assets.resolver import AssetResolver
 from app.config import Settings, get_settings
+from app.cors import ExplainedCors
 from app.deps import Gateway, State
 from app.edge import AiDispatch, EdgeMiddleware
 from app.errors import (
@@ -112,13 +112,18 @@ class GatewayApp(FastAPI):
             for cls, args, kwargs in reversed(user_middleware):
                 app = cls(app, *args, **kwargs)
         app = EdgeMiddleware(
-            app, max_bytes=settings.max_request_bytes, direct=direct, on_end=self.on_request_end
+            app,
+            max_bytes=settings.max_request_bytes,
+            direct=direct,
+            on_end=self.on_request_end,
+            # Without CORS_ORIGINS no origin is allowed: a preflight is told so (app/cors.py).
+            refuse_preflights=not settings.cors_origins,
         )
         if settings.cors_origins:
             # Only when configured: the CORS layer wraps every send, streamed writes included.
             # `*` answers any origin, so never with credentials (the gateway uses no cookies);
             # a listed origin keeps them, as the legacy backend did.
-            app = CORSMiddleware(
+            app = ExplainedCors(
                 app,
                 allow_origins=settings.cors_origins,
                 allow_credentials="*" not in settings.cors_origins,
