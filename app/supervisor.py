@@ -70,6 +70,11 @@ def _die_with_parent() -> None:
     # In the child before exec: the worker gets SIGTERM (its graceful stop) if the parent dies.
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    # In its own group now: a Ctrl+C that reached it before is discarded (the parent forwards
+    # its own), and the default comes back for uvicorn to install its handler after exec.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Supervisor:
@@ -88,14 +93,20 @@ class Supervisor:
         self._signals = 0
 
     def start(self, slot: int) -> None:
-        proc = subprocess.Popen(
-            self._command,
-            env=self._env,
-            stdin=subprocess.DEVNULL,
-            pass_fds=(self._sock.fileno(),),
-            process_group=0,
-            preexec_fn=_die_with_parent,
-        )
+        # SIGINT blocked until the worker is in its own group (`_die_with_parent` discards one
+        # that came before): raised inside Python's fork hooks, it would print a traceback.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            proc = subprocess.Popen(
+                self._command,
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                pass_fds=(self._sock.fileno(),),
+                process_group=0,
+                preexec_fn=_die_with_parent,
+            )
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self._workers[slot] = (proc, time.monotonic())
 
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:

@@ -91,6 +91,11 @@ class ServerProcess(Closing):
         self._stop_timeout = stop_timeout
         self._final_log = b""
         self._log: IO[bytes] = log.open("w+b") if log is not None else tempfile.TemporaryFile()
+        # A terminal's Ctrl+C reaches the child too until it has its own group: blocked here, it
+        # waits, and the child discards it (`_child_setup`) instead of raising KeyboardInterrupt
+        # inside Python's fork hooks, which print a traceback.
+        held = own_process_group and sys.platform == "linux"
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if held else None
         try:
             self.proc = subprocess.Popen(
                 list(cmd),
@@ -105,6 +110,9 @@ class ServerProcess(Closing):
         except OSError as err:
             self._log.close()
             raise RuntimeError(f"{name} could not be started: {err}") from err
+        finally:
+            if blocked is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         try:
             self._wait_ready(announce, ready_path, startup_timeout)
         except BaseException:
@@ -191,6 +199,10 @@ def _child_setup(pin_to: int | None, *, die_with_parent: bool) -> Callable[[], N
             os.sched_setaffinity(0, {pin_to})
         if die_with_parent and sys.platform == "linux":
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+            # In its own group now: a Ctrl+C that reached it before (blocked by the parent) is
+            # discarded, and later ones are the gateway's to handle, not the mock's.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     return apply
 
