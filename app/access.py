@@ -62,8 +62,12 @@ class Access:
         return max(0.0, self.seconds - self.upstream_s)
 
 
+# The one context variable a request sets (each `set` copies the task's context mapping, which a
+# held stream keeps for its life): its request id and caller are read from here too.
 access_var: contextvars.ContextVar[Access | None] = contextvars.ContextVar("access", default=None)
 
 
-def current() -> Access | None:
-    return access_var.get()
+def request_id() -> str:
+    """The serving request's id, or "-" outside any request."""
+    access = access_var.get()
+    return "-" if access is None else access.request_id

@@ -12,7 +12,6 @@ Everything else takes the full stack. Middleware added with `app.add_middleware`
 the edge and the dispatch (`AiDispatch`), so it sees every request.
 """
 
-import contextvars
 import itertools
 import os
 import re
@@ -26,8 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.access import Access, access_var
 from app.cors import refused_preflight
 from app.errors import PayloadTooLargeError, error_body
-
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 # A random per-process prefix plus a counter: unique across replicas, and far cheaper than uuid4.
 _ID_PREFIX = os.urandom(6).hex()
@@ -104,8 +101,7 @@ class EdgeMiddleware:
                 access.status = message["status"]
             await send(message)
 
-        token = request_id_var.set(request_id)
-        access_token = access_var.set(access)
+        token = access_var.set(access)
         try:
             if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
                 await self._refuse(declared, path, send_with_id)
@@ -129,8 +125,7 @@ class EdgeMiddleware:
                     route = scope.get("route")  # the router's match (FastAPI sets it)
                     access.route = getattr(route, "path", None)
                 self.on_end(access)
-            access_var.reset(access_token)
-            request_id_var.reset(token)
+            access_var.reset(token)
 
     async def _refuse(self, declared: str, path: str, send: Send) -> None:
         """Answer at once: a declared length over the limit is refused before any byte is read."""

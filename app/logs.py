@@ -1,10 +1,11 @@
 """The gateway's logs: one format for every line (LOG_FORMAT=json|text), the request id on every
 line logged while a request is served, and one access line per request.
 
-The request id comes from `request_id_var` (app/edge.py), which holds for the request's task and
-the tasks it starts, so a line logged anywhere below the edge carries it; a line logged outside
-any request shows `-`. uvicorn's own access log is off (app/cli.py): its line has neither the
-request id nor the caller, and a second line per request is CPU for nothing.
+The request id comes from the request's access record (`access_var`, app/access.py), which holds
+for the request's task and the tasks it starts, so a line logged anywhere below the edge carries
+it; a line logged outside any request shows `-`. uvicorn's own access log is off
+(app/server.py): its line has neither the request id nor the caller, and a second line per
+request is CPU for nothing.
 
 Never in a line: a key, a token or a prompt. The access line names the principal by id, the
 route by its template and the model by name; prompts are logged only with LOG_PROMPTS
@@ -17,8 +18,7 @@ from typing import Any, Literal
 
 import orjson
 
-from app.access import Access
-from app.edge import request_id_var
+from app.access import Access, request_id
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 access_log = logging.getLogger("app.access")
@@ -29,7 +29,7 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = request_id_var.get()
+            record.request_id = request_id()
         return True
 
 

@@ -37,7 +37,6 @@ from app.access import access_var
 from app.auth import Principal, require_principal
 from app.deps import Gateway, get_gateway
 from app.disconnect import CLIENT_CLOSED_REQUEST, until_caller_leaves
-from app.edge import request_id_var
 from app.errors import (
     JSON_MEDIA_TYPE,
     GatewayError,
@@ -49,7 +48,6 @@ from app.errors import (
 from app.json_shape import Json
 from app.policy import PolicyError
 from app.upstream.failures import UpstreamFailure
-from app.upstream.slots import caller_var
 from app.usage import Usage
 
 log = logging.getLogger("app.calls")
@@ -152,7 +150,8 @@ class Call:
         self._pipeline: Pipeline | None = pipeline
         # Set by a stream's relay when it ends; the stream's response then finishes the call.
         self.stream_end: OutcomeKind = "cancelled"
-        self.request_id = request_id_var.get()
+        self.access = access_var.get()  # the request's record (app/access.py): told the outcome
+        self.request_id = "-" if self.access is None else self.access.request_id
         self.started_at = time.time()
         self.started_monotonic = time.monotonic()
         # What the record stage needs to know: the model asked for (set by the handler once
@@ -161,8 +160,6 @@ class Call:
         # The AI configuration the call ran under (app/ledger/configurations.py), if any.
         self.configuration_id: str | None = None
         self.usage = Usage()
-        # The request's access record (app/access.py), told the call's outcome at the end.
-        self.access = access_var.get()
         if gateway.settings.log_prompts:
             self.usage.text = []  # the completion, logged when the call ends
         # What an admission hook holds for the call until it is recorded (app/quotas/), and
@@ -262,9 +259,6 @@ def ai_endpoint(route: AiRoute, pipeline: Pipeline, overrides: Mapping[Any, Any]
             )
             if access is not None:
                 access.principal = principal.id
-            # Not reset: the request's task ends with the request, and the legacy stream opens
-            # its upstream in the response body, after this function has returned.
-            caller_var.set(principal.id)
             gateway: Gateway = await overrides.get(get_gateway, get_gateway)(request)
             body = await read_body(request)
             content_type = request.headers.get("content-type")

@@ -18,7 +18,7 @@ from app.config import Settings
 from app.json_shape import Json
 from app.upstream.failures import Kind, UpstreamFailure, failure_of, parse
 from app.upstream.retry import RETRY_STATUSES, backoff, is_connect_failure, retry_delay
-from app.upstream.slots import PoolBusyError, UpstreamSlots, caller_var
+from app.upstream.slots import PoolBusyError, UpstreamSlots
 from app.upstream.transport import AnswerBrokenError
 
 log = logging.getLogger("app.upstream.client")
@@ -215,8 +215,10 @@ class UpstreamClient:
         return self.slots.timeouts
 
     async def _acquire(self) -> str:
-        """A slot for the caller in `caller_var`; returns the caller, who releases it."""
-        caller = caller_var.get()
+        """A slot for the request's caller (its access record: app/access.py, "" outside a
+        request); returns the caller, who releases it."""
+        access = access_var.get()
+        caller = access.principal or "" if access is not None else ""
         try:
             await self.slots.acquire(caller)
         except PoolBusyError:

@@ -13,23 +13,19 @@ streams. So: a caller holding UPSTREAM_FAIR_SHARE slots or more takes another on
 stay free, which keeps that many for the other callers; and a freed slot goes to the waiting
 caller that holds the fewest (the earliest of its calls first), so light callers pass heavy ones
 in the queue. Nothing is idle for it: a caller alone may still hold all but the fair share. The
-caller is the principal id, which the pipeline puts in `caller_var` for the request's task;
-upstream calls made outside any AI request run as the caller "".
+caller is the principal id, which the pipeline puts in the request's access record
+(app/access.py); upstream calls made outside any AI request run as the caller "".
 
 A JSON call holds its slot until its answer is read; a stream holds it until the response is
 closed (`SlotStream.aclose`), which the relay always does.
 """
 
 import asyncio
-import contextvars
-import functools
 import itertools
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
-
-caller_var: contextvars.ContextVar[str] = contextvars.ContextVar("upstream_caller", default="")
 
 
 class PoolBusyError(Exception):
@@ -93,7 +89,7 @@ class UpstreamSlots:
         """Tie this call's slot to the stream of `resp`: it is freed when the stream closes."""
         stream = resp.stream
         assert isinstance(stream, httpx.AsyncByteStream)
-        resp.stream = SlotStream(stream, functools.partial(self.release, caller))
+        resp.stream = SlotStream(stream, self, caller)
 
     def _hand_over(self) -> None:
         while self._free:
@@ -124,13 +120,16 @@ class UpstreamSlots:
 
 
 class SlotStream(httpx.AsyncByteStream):
-    """The transport's stream, unchanged for reading; closing it also frees the slot (once)."""
+    """The transport's stream, unchanged for reading; closing it also frees the slot (once).
+    It keeps the slots and the caller rather than a bound `release`: one object less per open
+    stream."""
 
-    __slots__ = ("_inner", "_release")
+    __slots__ = ("_inner", "_slots", "_caller")
 
-    def __init__(self, inner: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
+    def __init__(self, inner: httpx.AsyncByteStream, slots: UpstreamSlots, caller: str) -> None:
         self._inner = inner
-        self._release: Callable[[], None] | None = release
+        self._slots: UpstreamSlots | None = slots
+        self._caller = caller
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._inner.__aiter__()
@@ -139,6 +138,6 @@ class SlotStream(httpx.AsyncByteStream):
         try:
             await self._inner.aclose()
         finally:
-            release, self._release = self._release, None
-            if release is not None:
-                release()
+            slots, self._slots = self._slots, None
+            if slots is not None:
+                slots.release(self._caller)
