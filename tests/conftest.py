@@ -2,7 +2,8 @@
 front of it, from one factory (tests/gateways.py): `client` talks to the app in-process,
 `gateway` is a real process for what needs the wire (SDK clients, disconnects, raw sockets)."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ from mock_openrouter.process import MockProcess, start_mock
 from mock_openrouter.testing import MockControl
 from tests.factories import make_token
 from tests.gateways import GatewayFactory
+from tests.ledger_support import postgres_role, postgres_url
 from tests.procs import GatewayProcess
 
 
@@ -64,3 +66,14 @@ def client(gateway_factory: GatewayFactory) -> Iterator[httpx.Client]:
     """The shared gateway's configuration, in-process."""
     with gateway_factory.inprocess(**CONTRACT_ASSETS).client() as c:
         yield c
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The ledger's database, once on SQLite and once on PostgreSQL (a role and schema of its
+    own, dropped afterwards). A module may define its own `database_url` instead."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    async with postgres_role() as role:
+        yield postgres_url(role)

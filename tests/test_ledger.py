@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from tests.factories import asgi_receive, asgi_scope
 from tests.gateways import GatewayFactory
@@ -24,19 +23,8 @@ from tests.ledger_support import (
     ledger_gateway,
     ledger_rows,
     ledger_settings,
-    postgres_role,
-    postgres_url,
 )
 from tests.procs import ROOT, gateway_env
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
-    async with postgres_role() as role:
-        yield postgres_url(role)
 
 
 async def test_each_call_is_one_row_with_what_the_upstream_reported(database_url: str) -> None:

@@ -4,30 +4,18 @@ reports for that generation (its `GET /api/v1/generation`, as OpenRouter answers
 back through the admin route. The exact values of every column: tests/test_ledger.py."""
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from mock_openrouter.process import MockProcess
 from mock_openrouter.testing import MockControl
 from tests.factories import API_KEY, UPSTREAM_KEY
 from tests.gateways import GatewayFactory
-from tests.ledger_support import AUTH, HI, postgres_role, postgres_url
+from tests.ledger_support import AUTH, HI
 
 # The mock records a generation once its answer has ended, which the client may see first.
 GENERATION_WAIT_S = 5.0
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
-    async with postgres_role() as role:
-        yield postgres_url(role)
 
 
 def text(prompt: int, completion: int) -> str:

@@ -56,3 +56,13 @@ def test_a_bad_setting_in_dev_mode_is_one_line_and_stops_the_mock(tmp_path: Path
         .startswith("ai-gateway: configuration error: LOG_LEVEL:")
     ), run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_quotas_without_redis_refuse_several_workers(tmp_path: Path) -> None:
+    """Each worker would count its own limits: N workers would allow N times each."""
+    run = start(tmp_path, "--workers", "2", QUOTA_RPM="10")
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        "ai-gateway: configuration error: QUOTA_* limits with more than one worker need "
+        "REDIS_URL (each worker would count its own)"
+    ]
