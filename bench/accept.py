@@ -13,7 +13,6 @@ instead of the main port.
 
 import argparse
 import asyncio
-import os
 import resource
 import socket
 import sys
@@ -26,7 +25,7 @@ import aiohttp
 import orjson
 
 from bench.pool_wait import SECRET, _token
-from bench.procs import ROOT, free_port, launch, start_mock_server
+from bench.procs import free_port, start_gateway, start_mock_server
 
 
 async def _load(url: str, connections: int, seconds: float, model: str) -> dict[str, object]:
@@ -84,24 +83,16 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit it
     mock = start_mock_server(seed=1)
     try:
-        port = free_port()
-        probed = free_port() if args.health_port else port
+        health = free_port() if args.health_port else None
         env = {
-            **os.environ,
-            "OPENROUTER_API_KEY": "sk-or-bench-0123456789",
-            "OPENROUTER_BASE_URL": f"{mock.url}/api/v1",
-            "JWT_SECRET": SECRET,
-            "LOG_LEVEL": "warning",
             "LEDGER_ENABLED": "false",
             # As many upstream connections as callers: the probe, not the pool, is measured.
             "UPSTREAM_MAX_CONNECTIONS": str(args.connections + 64),
+            **({"HEALTH_PORT": str(health)} if health is not None else {}),
         }
-        if args.health_port:
-            env["HEALTH_PORT"] = str(probed)
-        cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]
         with tempfile.TemporaryDirectory() as tmp:
-            os.chdir(ROOT)
-            gateway = launch("gateway", cmd, port, Path(tmp) / "gateway.log", "/healthz", env)
+            gateway = start_gateway(Path(tmp), mock, SECRET, env)
+            probed = gateway.process.port if health is None else health
             try:
                 probes: list[float] = []
                 # Probing starts once the callers have had a second to connect.
