@@ -87,31 +87,25 @@ async def test_a_cancelled_wait_leaves_no_trace() -> None:
         await slots.acquire("c")  # the one slot is free again
 
 
-async def test_a_slot_handed_over_as_its_waiter_is_cancelled_is_passed_on() -> None:
+@pytest.mark.parametrize("released_first", [True, False])
+async def test_a_waiter_cancelled_around_a_hand_over_leaves_the_slot_to_the_next(
+    released_first: bool,
+) -> None:
+    """Released first: the slot is handed to b, which leaves before it runs and passes it on.
+    Cancelled first: b has not run to forget its wait, and the hand-over skips it."""
     slots = UpstreamSlots(1, 5.0)
     await slots.acquire("a")
     b = asyncio.create_task(slots.acquire("b"))
     c = asyncio.create_task(slots.acquire("c"))
     await asyncio.sleep(0)
-    slots.release("a")  # handed to b, which has not run yet
-    b.cancel()  # and leaves before it does
+    if released_first:
+        slots.release("a")
+        b.cancel()
+    else:
+        b.cancel()
+        slots.release("a")
     with pytest.raises(asyncio.CancelledError):
         await b
-    async with asyncio.timeout(0.01):
-        await c  # b passed its slot on
-    assert (slots.held("b"), slots.held("c")) == (0, 1)
-
-
-async def test_a_waiter_cancelled_before_a_release_is_skipped() -> None:
-    slots = UpstreamSlots(1, 5.0)
-    await slots.acquire("a")
-    b = asyncio.create_task(slots.acquire("b"))
-    c = asyncio.create_task(slots.acquire("c"))
-    await asyncio.sleep(0)
-    b.cancel()  # b's wait is cancelled but b has not run to forget it yet
-    slots.release("a")
     async with asyncio.timeout(0.01):
         await c
-    with pytest.raises(asyncio.CancelledError):
-        await b
     assert (slots.held("b"), slots.held("c")) == (0, 1)
