@@ -77,6 +77,13 @@ def _main(argv: list[str] | None) -> None:
         if mock is not None:
             admin_key = settings.api_key_value if made_admin_key else None
             print_banner(mock, settings.jwt_secret.get_secret_value(), admin_key, port)
+            from app.examples import missing_bundles
+
+            if missing_bundles():
+                sys.stderr.write(
+                    "browser example: its SDK bundles are not built; scripts/example.sh builds"
+                    " them (Node.js 20+)\n"
+                )
         workers = args.workers if args.workers is not None else settings.web_concurrency
         if workers > 1:
             from app.supervisor import supervise

@@ -27,6 +27,8 @@ DAY_S = 24 * 3600
 # full day of use wherever in the day it was printed.
 DEV_TOKEN_TTL_S = 2 * DAY_S
 DEV_USER = "dev-user"
+# Names the mock this CLI started, for the apps it serves (and its workers'): app/examples.py.
+DEV_UPSTREAM_ENV = "AI_GATEWAY_DEV_UPSTREAM"
 _ADMIN_KEY_LABEL = b"ai-gateway dev admin key"
 
 
@@ -35,6 +37,7 @@ def start_dev_upstream() -> tuple[MockProcess, bool]:
     the admin key is one made here (else ACCESS_API_KEY was configured, and is not printed)."""
     mock = start_mock(own_process_group=True)
     os.environ["OPENROUTER_BASE_URL"] = mock.base_url
+    os.environ[DEV_UPSTREAM_ENV] = mock.base_url
     os.environ["OPENROUTER_API_KEY"] = "sk-or-mock-" + secrets.token_hex(8)
     # What the settings will read: the environment over `.env`.
     configured = {**dotenv_values(".env"), **os.environ}
@@ -72,4 +75,5 @@ def print_banner(mock: MockProcess, jwt_secret: str, admin_key: str | None, port
         " -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json'"
         ' -d \'{"model":"mock/text","messages":[{"role":"user","content":"Hi"}]}\'\n'
         f"admin: curl -s localhost:{port}/api/ai/usage -H 'x-api-key: <admin key>'\n"
+        f"browser example: http://localhost:{port}/examples/browser/ (examples/browser/)\n"
     )

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from app import examples
 from app.access import Access
 from app.assets.resolver import AssetResolver
 from app.config import Settings, get_settings
@@ -241,6 +242,8 @@ def create_app(
         )
     for router in ROUTERS:
         app.include_router(router)
+    if examples.enabled(settings):
+        app.include_router(examples.router)
     return app
 
 

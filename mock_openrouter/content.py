@@ -88,7 +88,7 @@ def build_content(name: str, spec: ScenarioSpec) -> Content:
         deltas[-1]["annotations"] = p.url_annotations(4)
         message = _message(full, annotations=p.url_annotations(5))
     elif name == "image":
-        image = p.image_item(spec.get_int("bytes", 0))
+        image = p.image_item(spec.get_int("bytes", 0), picture=spec.get_int("picture", 0) > 0)
         text = spec.params.get("text", p.IMAGE_CONTENT)
         deltas = [_delta(text), _delta("", images=[image])]
         message = _message(text, images=[image])

@@ -10,7 +10,8 @@ Parameter names, by the module that reads them:
   split_pause_ms
 - wire forms (variants.Variants): usage_form=U0|U1 empty_first provider native fingerprint comments
   ws write_split=one_per_event|coalesce|split_mid_line|split_mid_utf8 crlf gzip versioned
-- content (content): text tokens parallel whole bytes finish prompt_tokens completion_tokens
+- content (content): text tokens parallel whole bytes picture finish prompt_tokens
+  completion_tokens
 - faults (script, stream, errors): fault status message retry_after daily code shape=A|B|C after
   stall_ms seconds end=done|close
 - embeddings: vector echo_model prompt_tokens

@@ -14,6 +14,8 @@ import base64
 import functools
 import random
 import string
+import struct
+import zlib
 from typing import Any
 
 PROMPT_TOKENS = 12
@@ -85,8 +87,39 @@ def image_url(size: int) -> str:
     return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
 
 
-def image_item(size: int) -> dict[str, Any]:
-    return {"type": "image_url", "image_url": {"url": image_url(size)}, "index": 0}
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+@functools.lru_cache(maxsize=1)
+def picture_url(side: int = 64) -> str:
+    """A real PNG a browser can show (a sun over a sea, ``side`` pixels square): the tiny
+    default is only the PNG signature, which pins the legacy transcripts but decodes to nothing."""
+    rows = []
+    for y in range(side):
+        row = bytearray([0])  # filter type: none
+        for x in range(side):
+            if (x - side * 0.6) ** 2 + (y - side * 0.4) ** 2 < (side * 0.18) ** 2:
+                pixel = (250, 200, 60)
+            elif y > side * 0.62:
+                pixel = (30, 70 + y, 140 + y // 2)
+            else:
+                pixel = (120 + y * 2, 150 + y, 230)
+            row += bytes(min(255, c) for c in pixel)
+        rows.append(bytes(row))
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)  # 8-bit RGB
+    png = (
+        _PNG_SIGNATURE
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
+        + _png_chunk(b"IEND", b"")
+    )
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def image_item(size: int, picture: bool = False) -> dict[str, Any]:
+    url = picture_url() if picture else image_url(size)
+    return {"type": "image_url", "image_url": {"url": url}, "index": 0}
 
 
 def reasoning_details(pieces: list[str]) -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ if [ -z "$key" ] && [ -f .env ]; then
   key="$(grep -E '^OPENROUTER_API_KEY=' .env | tail -n1 | cut -d= -f2- || true)"
 fi
 if [ -z "$key" ]; then
+  # The browser example (/examples/browser/) needs its SDK bundles; the gateway runs without.
+  scripts/example.sh || echo "the browser example is not built: the gateway runs without it" >&2
   exec .venv/bin/ai-gateway --mock-upstream "$@"
 fi
 exec .venv/bin/ai-gateway "$@"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need from the project's own files, then lint and run every test:
-# unit tests, route tests against the mock OpenRouter process, and the real @insforge/sdk client.
+# unit tests, route tests against the mock OpenRouter process, the real @insforge/sdk client,
+# and the browser example in Debian's Chromium (installed here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh dev
@@ -10,5 +11,7 @@ if [ ! -f "$lock_stamp" ]; then
   (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
   touch "$lock_stamp"
 fi
+scripts/example.sh
+scripts/chromium.sh
 scripts/lint.sh
 exec .venv/bin/pytest "$@"

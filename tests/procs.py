@@ -1,6 +1,7 @@
 """Start the gateway as a real process on a real socket, configured through its environment."""
 
 import os
+import re
 import socket
 import sys
 from collections.abc import Mapping
@@ -11,6 +12,9 @@ from mock_openrouter.process import free_port as free_port
 from tests.factories import ANON_KEY, API_KEY, JWT_SECRET, UPSTREAM_KEY
 
 READY_TIMEOUT_S = 20.0
+# What `ai-gateway --mock-upstream` prints (app/devmode.py).
+MOCK_LINE = re.compile(r"mock upstream at (http://[^/\s]+)")
+TOKEN_LINE = re.compile(r"dev user token \(valid until [^)]+\): (\S+)")
 STOP_TIMEOUT_S = 10.0
 ROOT = Path(__file__).resolve().parent.parent
 # The test's own environment must not configure the gateway: only what a test passes does.
@@ -87,3 +91,24 @@ def open_raw_stream(gateway: GatewayProcess, path: str, body: bytes, token: str)
     )
     sock.sendall(head.encode() + body)
     return sock
+
+
+def dev_env(**env: str) -> dict[str, str]:
+    unset = ("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "JWT_SECRET", "ACCESS_API_KEY")
+    return {**{k: v for k, v in os.environ.items() if k not in unset}, **env}
+
+
+def dev_gateway(tmp_path: Path, **env: str) -> ServerProcess:
+    """`ai-gateway --mock-upstream` in a process group of its own, as in a terminal: a signal
+    sent to the group is what Ctrl+C sends."""
+    port = free_port()
+    return ServerProcess(
+        "ai-gateway --mock-upstream",
+        [sys.executable, "-m", "app.cli", "--mock-upstream", "--port", str(port)],
+        port=port,
+        ready_path="/healthz",
+        env=dev_env(**env),
+        cwd=tmp_path,
+        startup_timeout=READY_TIMEOUT_S,
+        own_process_group=True,
+    )

@@ -12,12 +12,10 @@ import httpx
 import orjson
 import pytest
 
-from mock_openrouter.process import ServerProcess, free_port
-from tests.procs import READY_TIMEOUT_S, command_line_server
+from mock_openrouter.process import free_port
+from tests.procs import MOCK_LINE, TOKEN_LINE, command_line_server, dev_env, dev_gateway
 
 ROOT = Path(__file__).parent.parent
-MOCK_LINE = re.compile(r"mock upstream at (http://[^/\s]+)")
-TOKEN_LINE = re.compile(r"dev user token \(valid until [^)]+\): (\S+)")
 ADMIN_LINE = re.compile(r"admin key \(x-api-key\): (\S+)")
 
 
@@ -54,27 +52,6 @@ def test_mock_upstream_answers_a_real_sdk_call(tmp_path: Path) -> None:
         # SIGTERM stops the mock the gateway started, too: nothing is left listening.
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{mock_url[1]}/__mock/requests", timeout=2)
-
-
-def dev_env(**env: str) -> dict[str, str]:
-    unset = ("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "JWT_SECRET", "ACCESS_API_KEY")
-    return {**{k: v for k, v in os.environ.items() if k not in unset}, **env}
-
-
-def dev_gateway(tmp_path: Path, **env: str) -> ServerProcess:
-    """`ai-gateway --mock-upstream` in a process group of its own, as in a terminal: a signal
-    sent to the group is what Ctrl+C sends."""
-    port = free_port()
-    return ServerProcess(
-        "ai-gateway --mock-upstream",
-        [sys.executable, "-m", "app.cli", "--mock-upstream", "--port", str(port)],
-        port=port,
-        ready_path="/healthz",
-        env=dev_env(**env),
-        cwd=tmp_path,
-        startup_timeout=READY_TIMEOUT_S,
-        own_process_group=True,
-    )
 
 
 def assert_gone(mock_url: str) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import struct
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -224,6 +227,29 @@ def test_image_and_large_image(client: httpx.Client) -> None:
     ]
     assert len(images) == 1
     assert len(images[0]["images"][0]["image_url"]["url"]) > 2_000_000
+
+
+def test_a_picture_is_a_png_a_browser_can_draw(client: httpx.Client) -> None:
+    """`picture=1`: a whole PNG (every chunk's CRC checks, the pixels inflate to 64 rows of
+    64 RGB pixels), for the browser example; the default stays the transcripts' stub."""
+    message = json.loads(chat(client, "mock/image?picture=1").text)["choices"][0]["message"]
+    url = message["images"][0]["image_url"]["url"]
+    png = base64.b64decode(url.removeprefix("data:image/png;base64,"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    at, chunks_seen, pixels = 8, [], b""
+    while at < len(png):
+        (size,) = struct.unpack(">I", png[at : at + 4])
+        kind, data = png[at + 4 : at + 8], png[at + 8 : at + 8 + size]
+        (crc,) = struct.unpack(">I", png[at + 8 + size : at + 12 + size])
+        assert crc == zlib.crc32(kind + data)
+        chunks_seen.append(kind)
+        if kind == b"IHDR":
+            assert struct.unpack(">IIBB", data[:10]) == (64, 64, 8, 2)
+        if kind == b"IDAT":
+            pixels = zlib.decompress(data)
+        at += 12 + size
+    assert chunks_seen == [b"IHDR", b"IDAT", b"IEND"]
+    assert len(pixels) == 64 * (1 + 64 * 3)
 
 
 def test_reasoning_signature_on_last_item(client: httpx.Client) -> None:
