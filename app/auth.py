@@ -2,51 +2,49 @@
 
 Dispatch follows the InsForge backend (tests/test_auth.py pins it) by the credential's
 shape, never by falling back after a failure: `ik_…` bearer or any `x-api-key` → admin API
-key; `anon_…` bearer → anon key; anything else → an HS256 JWT. One improvement on the legacy
+key; `anon_…` bearer → anon key; anything else → a JWT. One improvement on the legacy
 backend: an `x-api-key` holding the anon key beside a bearer credential is left aside, and the
 bearer decides (the legacy backend answered 401 `AUTH_INVALID_API_KEY`; the Python SDK sends
-both). Algorithms are pinned to HS256,
-so `alg:none`, HS384/512 and an RS256 header are refused. One deliberate change from the legacy
-API: anonymous callers are refused on AI routes unless AI_ALLOW_ANON is set, because the anon
-key ships in browser bundles.
+both). One deliberate change from the legacy API: anonymous callers are refused on AI routes
+unless AI_ALLOW_ANON is set, because the anon key ships in browser bundles.
+
+A JWT is verified by one key family, chosen from its header as the backend chooses (contract
+§3), and each family pins its algorithm, so no key ever verifies the other family's tokens:
+- `alg: RS256` with `kid` = JWT_KEY_ID → the InsForge key pair (JWT_PUBLIC_KEY, app/keypair.py);
+- else, with JWT_JWKS_URL set, `alg` RS256 or ES256 → the JWKS key of its `kid` (app/jwks.py);
+- everything else → HS256 with JWT_SECRET, so `none`, HS384/512, and RS256 or ES256 headers
+  that no key-pair verifier takes are refused. An unset JWT_SECRET (allowed beside a key-pair
+  verifier) refuses every HS256 token rather than verify with an empty key.
+Verified tokens are cached until their `exp` (the HS256 entry is looked up first, as before:
+its hot path costs nothing more). Only a JWKS token whose key is not held needs an await: the
+verifier raises `FetchNeeded`, and the async dependencies fetch once and verify again.
 """
 
 import hmac
 import logging
-import math
 import time
 from collections import OrderedDict
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import Depends
 from jose import jwt
-from jose.exceptions import ExpiredSignatureError, JOSEError
-from pydantic import BaseModel, ConfigDict
+from jose.exceptions import JOSEError
 from starlette.requests import Request
 
+from app.claims import Principal as Principal  # routes and hooks import it from here
+from app.claims import decode, principal_of, refused
 from app.config import Settings
 from app.deps import gateway_of
 from app.errors import AuthError, ForbiddenError
+from app.jwks import ALGORITHMS as JWKS_ALGORITHMS
+from app.jwks import FetchNeeded, JwksKeys
+from app.keypair import key_pair
 
 log = logging.getLogger("app.auth")
 
 CHECK_TOKEN = "Check the token is valid or login to get a new token."
 CHECK_API_KEY = "Check the API key is valid or generate a new API key."
-ALGORITHMS = ["HS256"]
-
-Kind = Literal["user", "anon", "admin"]
-# RFC 7519 NumericDates: JSON numbers. python-jose runs `int()` on them, which takes "123", and
-# raises OverflowError (not ValueError) on the ±inf that 1e400 parses to.
-TIME_CLAIMS = ("exp", "nbf", "iat")
-
-
-class Principal(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    role: str
-    kind: Kind
-    email: str | None = None
+BAD_HS256_SIGNATURE = "bad signature (is JWT_SECRET the backend's?)"
 
 
 def _bearer(request: Request) -> str | None:
@@ -60,89 +58,97 @@ def _same(given: str, expected: str | None) -> bool:
     return expected is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-# Verified tokens, so a session's later requests skip the HMAC and JSON work (a large share of
-# a request's CPU). Keyed by secret and token; an entry is used only while its `exp` holds.
+# Verified tokens, so a session's later requests skip the signature and JSON work (a large
+# share of a request's CPU). Keyed by scope and token: the scope is JWT_SECRET for HS256
+# tokens, the key pair's or the JWKS's own for the others (never mistaken for a secret), so
+# a gateway configured otherwise never takes another's entry. Used only while `exp` holds.
 VERIFIED_CACHE_SIZE = 10_000
 _verified: OrderedDict[tuple[str, str], tuple[Principal, float]] = OrderedDict()
 
 
-def verify_token(token: str, settings: Settings) -> Principal:
-    """Decode an InsForge session JWT (HS256, `exp` enforced when present, `sub` required)."""
-    key = (settings.jwt_secret.get_secret_value(), token)
+def verify_token(
+    token: str, settings: Settings, jwks: JwksKeys | None = None, *, may_fetch: bool = True
+) -> Principal:
+    """Verify a session JWT of either family (module docstring). `jwks` is the app's JWKS
+    keys when JWT_JWKS_URL is set; `may_fetch=False` once a fetch has been awaited."""
+    secret = settings.jwt_secret.get_secret_value()
+    key = (secret, token)
     hit = _verified.get(key)
     if hit is not None and time.time() < hit[1]:
         _verified.move_to_end(key)
         return hit[0]
-    principal, expires = _decode(token, settings)
+    if settings.jwt_public_key is None and jwks is None:
+        return _remember(secret, token, _hs256(token, secret))
+    return _verify_keyed(token, settings, jwks, may_fetch)
+
+
+def _verify_keyed(
+    token: str, settings: Settings, jwks: JwksKeys | None, may_fetch: bool
+) -> Principal:
+    """Verification beside a key-pair verifier: the family's cache entry, else its key."""
+    pair = None
+    if settings.jwt_public_key is not None and settings.jwt_key_id is not None:
+        pair = key_pair(settings.jwt_public_key, settings.jwt_key_id)
+    for scope in (pair.scope if pair else "", jwks.scope if jwks else ""):
+        hit = _verified.get((scope, token)) if scope else None
+        if hit is not None and time.time() < hit[1]:
+            _verified.move_to_end((scope, token))
+            return hit[0]
+    try:
+        header = jwt.get_unverified_header(token)
+    except JOSEError as err:
+        raise refused(f"malformed ({type(err).__name__})") from err
+    alg, kid = header.get("alg"), header.get("kid")
+    if pair is not None and alg == "RS256" and kid == pair.kid:
+        claims = decode(
+            token,
+            pair.key,
+            "RS256",
+            bad_signature="bad signature (is JWT_PUBLIC_KEY the backend's?)",
+        )
+        return _remember(pair.scope, token, principal_of(claims, exp_required=True))
+    if jwks is not None and alg in JWKS_ALGORITHMS:
+        if not isinstance(kid, str) or not kid:
+            raise refused("no kid (a JWKS token needs one)")
+        found = jwks.key(kid, may_fetch=may_fetch)
+        if found is None:
+            raise refused("unknown kid (not in the JWKS)")
+        if found.algorithm != alg:
+            raise refused(f"wrong algorithm (the JWKS key of this kid is {found.algorithm})")
+        leeway = settings.jwt_leeway_s
+        claims = decode(
+            token,
+            found.key,
+            found.algorithm,
+            bad_signature="bad signature (against the JWKS key of its kid)",
+            leeway_s=leeway,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        return _remember(
+            jwks.scope, token, principal_of(claims, exp_required=True, leeway_s=leeway)
+        )
+    if pair is not None and alg == "RS256":
+        raise refused("unknown kid (InsForge RS256 tokens carry kid JWT_KEY_ID)")
+    secret = settings.jwt_secret.get_secret_value()
+    return _remember(secret, token, _hs256(token, secret))
+
+
+def _hs256(token: str, secret: str) -> tuple[Principal, float | None]:
+    """An InsForge HS256 session JWT (`exp` enforced when present, `sub` required)."""
+    if not secret:
+        raise refused("an HS256 token, and JWT_SECRET is unset")
+    claims = decode(token, secret, "HS256", bad_signature=BAD_HS256_SIGNATURE)
+    return principal_of(claims, exp_required=False)
+
+
+def _remember(scope: str, token: str, verified: tuple[Principal, float | None]) -> Principal:
+    principal, expires = verified
     if expires is not None:
-        _verified[key] = (principal, expires)
+        _verified[(scope, token)] = (principal, expires)
         if len(_verified) > VERIFIED_CACHE_SIZE:
             _verified.popitem(last=False)
     return principal
-
-
-def _decode(token: str, settings: Settings) -> tuple[Principal, float | None]:
-    """The principal, and until when it may be cached (None: do not cache)."""
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            settings.jwt_secret.get_secret_value(),
-            algorithms=ALGORITHMS,
-            options={"verify_aud": False, "verify_iss": False},
-        )
-    except (JOSEError, ValueError, TypeError, OverflowError) as err:
-        raise _refused(_reason(err), "Invalid token") from err
-    times = {name: _numeric_date(claims[name]) for name in TIME_CLAIMS if name in claims}
-    if None in times.values():
-        raise _refused("a time claim is not a number", "Invalid token")
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
-        raise _refused("missing sub", "Invalid token subject")
-    role = claims.get("role") or "authenticated"
-    if not isinstance(role, str):
-        raise _refused("role is not a string", "Invalid token")
-    email = claims.get("email")
-    kind: Kind = "admin" if role == "project_admin" else "anon" if role == "anon" else "user"
-    principal = Principal(
-        id=sub, role=role, kind=kind, email=email if isinstance(email, str) else None
-    )
-    exp = times.get("exp")
-    if exp is not None and time.time() >= exp:
-        # python-jose compares whole seconds; RFC 7519 refuses a token from its `exp` on.
-        raise _refused("expired", "Invalid token")
-    if "nbf" in times:
-        return principal, None  # valid only from some moment on: not worth caching
-    return principal, float("inf") if exp is None else exp
-
-
-def _reason(err: Exception) -> str:
-    """Why python-jose refused a token, in words an operator can act on (never the token)."""
-    text = str(err)
-    if isinstance(err, ExpiredSignatureError):
-        return "expired"
-    if "Signature verification failed" in text:
-        return "bad signature (is JWT_SECRET the backend's?)"
-    if "alg value is not allowed" in text:
-        return "wrong algorithm (HS256 expected)"
-    return f"malformed ({type(err).__name__})"
-
-
-def _refused(reason: str, message: str) -> AuthError:
-    """The 401 for a token, its reason logged at info: a JWT_SECRET mismatch is diagnosed from
-    the log, and the caller learns no more than the legacy backend told it."""
-    log.info("token refused: %s", reason)
-    return AuthError(message)
-
-
-def _numeric_date(value: object) -> float | None:
-    """The claim as a finite float, or None when it is not a JSON number that fits one."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        seconds = float(value)
-    except OverflowError:  # an integer literal beyond float's range
-        return None
-    return seconds if math.isfinite(seconds) else None
 
 
 def _api_key(request: Request, bearer: str | None, settings: Settings) -> str | None:
@@ -157,7 +163,7 @@ def _api_key(request: Request, bearer: str | None, settings: Settings) -> str | 
     return key
 
 
-def authenticate(request: Request, settings: Settings) -> Principal:
+def authenticate(request: Request, settings: Settings, *, may_fetch: bool = True) -> Principal:
     bearer = _bearer(request)
     api_key = _api_key(request, bearer, settings)
     if api_key is not None:
@@ -177,7 +183,11 @@ def authenticate(request: Request, settings: Settings) -> Principal:
         raise AuthError(
             "No token provided", code="AUTH_INVALID_CREDENTIALS", next_actions=CHECK_TOKEN
         )
-    return verify_token(bearer, settings)
+    return verify_token(bearer, settings, _jwks(request, settings), may_fetch=may_fetch)
+
+
+def _jwks(request: Request, settings: Settings) -> JwksKeys | None:
+    return gateway_of(request).jwks if settings.jwt_jwks_url is not None else None
 
 
 async def require_principal(request: Request) -> Principal:
@@ -186,7 +196,11 @@ async def require_principal(request: Request) -> Principal:
     `async` so FastAPI runs it on the event loop, not in a worker thread (a costly hop).
     """
     settings = gateway_of(request).settings
-    principal = authenticate(request, settings)
+    try:
+        principal = authenticate(request, settings)
+    except FetchNeeded as need:  # a JWKS token whose key is not held: fetch once, then decide
+        await need.refresh()
+        principal = authenticate(request, settings, may_fetch=False)
     if principal.kind == "anon" and not settings.ai_allow_anon:
         raise ForbiddenError(
             "Anonymous access to AI routes is disabled on this gateway. "
@@ -200,16 +214,11 @@ async def require_principal(request: Request) -> Principal:
 async def require_admin(request: Request) -> Principal:
     """The admin API key or a `project_admin` JWT, answered as the legacy `verifyAdmin` did."""
     settings = gateway_of(request).settings
-    bearer = _bearer(request)
-    if _api_key(request, bearer, settings) is None:
-        if bearer is None:
-            raise AuthError(
-                "No admin token provided", code="AUTH_INVALID_CREDENTIALS", next_actions=CHECK_TOKEN
-            )
-        # verifyAdmin treats anything else, an anon key included, as a JWT.
-        principal = verify_token(bearer, settings)
-    else:
-        principal = authenticate(request, settings)
+    try:
+        principal = _admin_candidate(request, settings, may_fetch=True)
+    except FetchNeeded as need:
+        await need.refresh()
+        principal = _admin_candidate(request, settings, may_fetch=False)
     if principal.kind != "admin":
         raise ForbiddenError(
             "Admin access required",
@@ -217,6 +226,18 @@ async def require_admin(request: Request) -> Principal:
             next_actions="Check the admin token is valid or login as admin to get a new token.",
         )
     return principal
+
+
+def _admin_candidate(request: Request, settings: Settings, *, may_fetch: bool) -> Principal:
+    bearer = _bearer(request)
+    if _api_key(request, bearer, settings) is not None:
+        return authenticate(request, settings)
+    if bearer is None:
+        raise AuthError(
+            "No admin token provided", code="AUTH_INVALID_CREDENTIALS", next_actions=CHECK_TOKEN
+        )
+    # verifyAdmin treats anything else, an anon key included, as a JWT.
+    return verify_token(bearer, settings, _jwks(request, settings), may_fetch=may_fetch)
 
 
 PrincipalDep = Annotated[Principal, Depends(require_principal)]

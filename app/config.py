@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.keypair import read_public_key
+
 # Values that mean "nobody filled this in"; start-up refuses them.
 _PLACEHOLDERS = frozenset(
     {
@@ -42,12 +44,26 @@ class Settings(BaseSettings):
     openrouter_site_url: str = "https://insforge.dev"
     openrouter_app_name: str = "InsForge"
     jwt_secret: SecretStr = SecretStr("")
+    # InsForge's key-pair mode (app/keypair.py): tokens whose header says RS256 with kid
+    # JWT_KEY_ID are verified with this RSA public key (the PEM, or a path to one).
+    jwt_public_key: str | None = None
+    jwt_key_id: str | None = None
+    # Another identity provider's keys (app/jwks.py): RS256/ES256 tokens picked by `kid`. Its
+    # issuer and audience, when set, and the clock skew allowed apply to these tokens only.
+    jwt_jwks_url: str | None = None
+    jwt_jwks_cache_ttl_s: float = Field(default=600.0, gt=0)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_s: float = Field(default=0.0, ge=0, le=30)
     access_anon_key: SecretStr | None = None
     access_api_key: SecretStr | None = None
     ai_allow_anon: bool = False
     max_completion_tokens: int = Field(default=16384, gt=0)
     # Model allow-list: comma-separated globs (e.g. "openai/*,anthropic/claude-*"); empty = all.
     allowed_models: Annotated[list[str], NoDecode] = []
+    # Hosts a video job's `callback_url` may name (https only; a host or `*.domain`): any other
+    # is dropped before the job goes upstream (app/v1/videos.py).
+    video_callback_hosts: Annotated[list[str], NoDecode] = []
 
     # Remote assets (image/file URLs in requests): inline = fetch here (SSRF-safe) and send a
     # data: URL; allowlist = pass listed hosts' URLs unchanged, refuse others; reject = data: only.
@@ -170,6 +186,11 @@ class Settings(BaseSettings):
         "upstream_fair_share",
         "metrics_port",
         "health_port",
+        "jwt_public_key",
+        "jwt_key_id",
+        "jwt_jwks_url",
+        "jwt_issuer",
+        "jwt_audience",
         mode="before",
     )
     @classmethod
@@ -181,6 +202,7 @@ class Settings(BaseSettings):
         "cors_origins",
         "allowed_models",
         "openrouter_allowed_remote_asset_hosts",
+        "video_callback_hosts",
         "asset_trusted_networks",
         mode="before",
     )
@@ -205,6 +227,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"{cidr!r} is not a network (e.g. 10.0.0.0/8)") from None
         return value
 
+    @field_validator("jwt_public_key")
+    @classmethod
+    def _public_key(cls, value: str | None) -> str | None:
+        return None if value is None else read_public_key(value)
+
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an absolute http(s) URL")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str | None) -> str | None:
@@ -217,18 +253,32 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _enforce_real_secrets(self) -> Self:
-        for env_name, secret in (
-            ("OPENROUTER_API_KEY", self.openrouter_api_key),
-            ("JWT_SECRET", self.jwt_secret),
-        ):
-            if _is_placeholder(secret.get_secret_value()):
-                raise ValueError(f"{env_name} is empty or a placeholder; set it to a real value")
+        if _is_placeholder(self.openrouter_api_key.get_secret_value()):
+            raise ValueError("OPENROUTER_API_KEY is empty or a placeholder; set it to a real value")
+        secret = self.jwt_secret.get_secret_value()
+        # Unset, it means "no HS256 tokens", which only a gateway with a key-pair verifier can be.
+        if _is_placeholder(secret) and (secret or not self.verifies_key_pair_tokens):
+            raise ValueError(
+                "JWT_SECRET is empty or a placeholder; set it to a real value"
+                + ("" if secret else " (or set JWT_PUBLIC_KEY or JWT_JWKS_URL instead)")
+            )
+        if (self.jwt_public_key is None) != (self.jwt_key_id is None):
+            raise ValueError(
+                "JWT_PUBLIC_KEY and JWT_KEY_ID go together: the key verifies RS256 tokens "
+                "whose header kid is JWT_KEY_ID"
+            )
+        if self.jwt_jwks_url is None and (self.jwt_issuer or self.jwt_audience):
+            raise ValueError("JWT_ISSUER and JWT_AUDIENCE apply to JWKS tokens: set JWT_JWKS_URL")
         if self.ai_require_config and not self.ledger_enabled:
             raise ValueError("AI_REQUIRE_CONFIG needs the ledger's database: set LEDGER_ENABLED")
         parts = urlsplit(self.openrouter_base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("OPENROUTER_BASE_URL must be an absolute http(s) URL")
         return self
+
+    @property
+    def verifies_key_pair_tokens(self) -> bool:
+        return self.jwt_public_key is not None or self.jwt_jwks_url is not None
 
     @property
     def api_key_value(self) -> str | None:

@@ -16,6 +16,7 @@ from app.config import Settings
 
 if TYPE_CHECKING:
     from app.assets.resolver import AssetResolver
+    from app.jwks import JwksKeys
     from app.ledger.configurations import ConfigStore
     from app.streams.clock import ShutdownCoordinator
     from app.upstream.catalog import ModelCatalog
@@ -31,6 +32,8 @@ class Gateway:
     assets: "AssetResolver"
     # The AI configurations, when the ledger (their database) is on.
     configs: "ConfigStore | None" = None
+    # The keys of JWT_JWKS_URL, when it is set (app/jwks.py).
+    jwks: "JwksKeys | None" = None
 
 
 class State(TypedDict):

@@ -36,6 +36,7 @@ from app.errors import (
     handle_gateway_error,
     unexpected_error_response,
 )
+from app.jwks import JwksKeys
 from app.ledger.configurations import ConfigStore
 from app.ledger.service import running_ledger
 from app.logs import log_access
@@ -191,7 +192,11 @@ def create_app(
                 client = await stack.enter_async_context(build_client(settings, upstream_transport))
                 upstream = UpstreamClient(client, settings, upstream_transport)
                 catalog = ModelCatalog(upstream, settings.models_cache_ttl_s)
-                gateway = Gateway(settings, upstream, shutdown, catalog, assets, configs)
+                jwks: JwksKeys | None = None
+                if settings.jwt_jwks_url is not None:
+                    jwks = JwksKeys(settings)
+                    stack.push_async_callback(jwks.aclose)
+                gateway = Gateway(settings, upstream, shutdown, catalog, assets, configs, jwks)
                 engine = app.state.ledger.engine if settings.ledger_enabled else None
                 app.state.quotas = await stack.enter_async_context(
                     running_quotas(settings, pipeline, catalog, engine)
@@ -237,6 +242,7 @@ def create_app(
             summary=route.summary,
             description=route.handler.__doc__,
             name=route.path,
+            status_code=route.answer_status,
             responses=ai_responses(route),
             openapi_extra=ai_openapi_extra(route),
         )

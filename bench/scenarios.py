@@ -5,11 +5,19 @@ mock straight and nginx in front of it (and LiteLLM when asked), are sent that u
 once per kind; every scenario of that kind is compared with the same baseline figures.
 """
 
+import functools
 import time
 from dataclasses import dataclass
 
 import httpx
 import orjson
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 from jose import jwt
 
 HI = [{"role": "user", "content": "Hi"}]
@@ -82,6 +90,29 @@ def user_token(secret: str, ttl_s: int = 3600) -> str:
     now = int(time.time())
     claims = {"sub": "bench-user", "role": "authenticated", "iat": now, "exp": now + ttl_s}
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+BENCH_KID = "bench-kid"
+
+
+@functools.cache
+def _bench_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def key_pair_env() -> dict[str, str]:
+    """InsForge's key-pair mode (JWT_PUBLIC_KEY, JWT_KEY_ID) for a key made for the run."""
+    public = _bench_key().public_key()
+    pem = public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    return {"JWT_PUBLIC_KEY": pem, "JWT_KEY_ID": BENCH_KID}
+
+
+def rs256_token(_secret: str, ttl_s: int = 3600) -> str:
+    """`user_token`'s claims signed with the run's key pair, as a backend in that mode signs."""
+    now = int(time.time())
+    claims = {"sub": "bench-user", "role": "authenticated", "iat": now, "exp": now + ttl_s}
+    private = _bench_key().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    return jwt.encode(claims, private.decode(), algorithm="RS256", headers={"kid": BENCH_KID})
 
 
 def headers(bearer: str) -> dict[str, str]:

@@ -10,13 +10,13 @@ round's CPU per request against the stage-off process's in the same round.
 
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import wrk
 from bench.procs import Server
 from bench.report import Measured, StageResult, _f
-from bench.scenarios import SCENARIOS, headers, probe, user_token
+from bench.scenarios import SCENARIOS, headers, key_pair_env, probe, rs256_token, user_token
 
 # The scenarios that show a stage: a row per call, JSON and streamed, on both surfaces.
 STAGE_SCENARIOS = ("legacy_json", "legacy_stream", "v1_json")
@@ -33,6 +33,8 @@ class Stage:
     # The most each setting may add to a request's CPU, in % (bench/README.md); a setting
     # without one is reported, not judged.
     budget_pct: dict[str, float]
+    # The caller's token, where a setting's callers send another kind (label → maker(secret)).
+    tokens: dict[str, Callable[[str], str]] = field(default_factory=dict)
 
 
 # Limits nobody reaches in a run, so every call is admitted, reserved and settled.
@@ -44,6 +46,7 @@ _QUOTAS = {
     "QUOTA_USD_PER_MONTH": "1000000000",
     "QUOTA_CONCURRENT_STREAMS": "1000000",
 }
+_KEY_PAIR = key_pair_env()
 STAGES = [
     Stage(
         "usage ledger",
@@ -72,6 +75,16 @@ STAGES = [
         {"metrics on (default)": {"LEDGER_ENABLED": "false"}},
         {"metrics on (default)": 5.0},
     ),
+    # Issue 17: the same gateway (HS256 secret and key pair, as an InsForge backend in key-pair
+    # mode), its callers' tokens signed one way or the other. Verified tokens are cached, so
+    # an RS256 token should cost what an HS256 one does.
+    Stage(
+        "RS256 tokens",
+        ("HS256 token", {"LEDGER_ENABLED": "false", **_KEY_PAIR}),
+        {"RS256 token": {"LEDGER_ENABLED": "false", **_KEY_PAIR}},
+        {"RS256 token": 5.0},
+        tokens={"RS256 token": rs256_token},
+    ),
 ]
 
 Start = Callable[[str, dict[str, str]], Server]
@@ -98,16 +111,16 @@ def measure(
                 servers[label] = start(label, env)
             except RuntimeError as err:
                 result.skipped[label] = str(err)
-        auth = headers(user_token(secret))
+        auth = {label: headers(stage.tokens.get(label, user_token)(secret)) for label in servers}
         labels = list(servers)
         for s in (s for s in SCENARIOS if s.key in STAGE_SCENARIOS):
             ready = []
             for label in labels:
-                answer = probe(f"{servers[label].url}{s.path}", s.body, auth)
+                answer = probe(f"{servers[label].url}{s.path}", s.body, auth[label])
                 if answer.ok:
                     ready.append(label)
                     url = f"{servers[label].url}{s.path}"
-                    wrk.run(workdir, url, s.body, auth, connections=connections, seconds=1,
+                    wrk.run(workdir, url, s.body, auth[label], connections=connections, seconds=1,
                             servers={})  # fmt: skip
                 else:
                     result.skipped[f"{label}, {s.label}"] = f"probe: {answer.status}"
@@ -115,8 +128,9 @@ def measure(
                 for label in ready[n % len(ready) :] + ready[: n % len(ready)]:
                     server = servers[label]
                     load = wrk.run(
-                        workdir, f"{server.url}{s.path}", s.body, auth, connections=connections,
-                        seconds=seconds, servers={"gateway": server.pids, "mock": mock.pids},
+                        workdir, f"{server.url}{s.path}", s.body, auth[label],
+                        connections=connections, seconds=seconds,
+                        servers={"gateway": server.pids, "mock": mock.pids},
                     )  # fmt: skip
                     result.rounds.setdefault(label, {}).setdefault(s.key, []).append(
                         Measured(load=load)

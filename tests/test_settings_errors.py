@@ -31,6 +31,13 @@ def start(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess
         ("LOG_LEVEL", "verbose", "LOG_LEVEL: Input should be 'critical', 'error'"),
         ("ASSET_TRUSTED_NETWORKS", "10.0.0.0/8,intranet", "ASSET_TRUSTED_NETWORKS: 'intranet'"),
         ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY: Input should be greater than 0"),
+        (
+            "JWT_PUBLIC_KEY",
+            "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
+            "JWT_PUBLIC_KEY: neither a PEM public key nor the path of a readable file holding one",
+        ),
+        ("JWT_LEEWAY_S", "31", "JWT_LEEWAY_S: Input should be less than or equal to 30"),
+        ("JWT_KEY_ID", "kid-1", "JWT_PUBLIC_KEY and JWT_KEY_ID go together"),
     ],
 )
 def test_a_bad_setting_is_one_line(tmp_path: Path, name: str, value: str, says: str) -> None:

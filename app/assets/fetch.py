@@ -77,7 +77,7 @@ class Fetcher:
         if self._session is None:
             self._session = new_session(self._settings.asset_fetch_timeout_s)
         for _hop in range(self._settings.asset_max_redirects + 1):
-            target, pin = await self._check_target(url)
+            target, pin = await self.check_target(url)
             token = PIN.set(pin)
             try:
                 async with self._session.get(
@@ -109,8 +109,9 @@ class Fetcher:
             host=url.raw_host,
         )
 
-    async def _check_target(self, url: URL) -> tuple[URL, Pin | None]:
-        """Resolve once and check every address; returns what to request and the pin for it."""
+    async def check_target(self, url: URL) -> tuple[URL, Pin | None]:
+        """Resolve once and check every address; returns what to request and the pin for it.
+        The JWKS fetch applies it to a redirect off its configured host (app/jwks_fetch.py)."""
         host = check_http_url(url, allow_http=self._settings.asset_allow_http)
         port = url.port or 443
         try:

@@ -35,7 +35,7 @@ AI_ERRORS = error_responses(
         502: "AI_UPSTREAM_UNAVAILABLE: the upstream failed, broke off or could not be reached; "
         "another upstream status is passed on likewise",
         503: "AI_GATEWAY_BUSY: no upstream connection free (Retry-After), or the upstream is "
-        "unavailable",
+        "unavailable; AUTH_KEYS_UNAVAILABLE: no JWKS key to verify the token with (Retry-After)",
         504: "AI_UPSTREAM_UNAVAILABLE: the upstream did not answer in time",
     },
 )

@@ -40,7 +40,8 @@ AI_ERRORS = error_responses(
         429: "rate_limit_error from the upstream (Retry-After when it sent one)",
         502: "api_error: the upstream failed, broke off, could not be reached, or refused the "
         "gateway's own key; another upstream status is passed on likewise",
-        503: "api_error: gateway_busy, no upstream connection free (Retry-After)",
+        503: "api_error: gateway_busy, no upstream connection free (Retry-After); "
+        "AUTH_KEYS_UNAVAILABLE, no JWKS key to verify the token with (Retry-After)",
         504: "api_error: upstream_timeout, the upstream did not answer in time",
     },
 )
@@ -111,6 +112,7 @@ EMBEDDINGS_ANSWER: dict[str, Any] = {
     "required": ["data"],
     "properties": {"data": {"type": "array", "minItems": 1}},
 }
+_CATALOG_DOWN = "api_error: catalog_unavailable, none cached, upstream down"
 MODELS: Responses = {
     200: json_answer(
         {
@@ -122,7 +124,32 @@ MODELS: Responses = {
     ),
     **error_responses(
         OpenAIError,
-        {**_CALLER_ERRORS, 503: "api_error: catalog_unavailable, none cached, upstream down"},
+        {
+            **_CALLER_ERRORS,
+            400: "invalid_request_error: invalid_filter, a modality list that is not one",
+            503: _CATALOG_DOWN,
+        },
+    ),
+}
+PROVIDERS: Responses = {
+    200: json_answer(
+        {**_PASSED_ON, "required": ["data"], "properties": {"data": {"type": "array"}}},
+        "OpenRouter's providers, as it sent them.",
+    ),
+    **error_responses(OpenAIError, {**_CALLER_ERRORS, 503: _CATALOG_DOWN}),
+}
+ENDPOINTS: Responses = {
+    200: json_answer(
+        {**_PASSED_ON, "required": ["data"], "properties": {"data": _PASSED_ON}},
+        "The model and the endpoints (providers) serving it, as OpenRouter sent them.",
+    ),
+    **error_responses(
+        OpenAIError,
+        {
+            **_CALLER_ERRORS,
+            404: "not_found: model_not_found, unknown here or not allowed on this gateway",
+            502: "api_error: the upstream failed",
+        },
     ),
 }
 
@@ -216,4 +243,60 @@ LIMITS: Responses = {
         OpenAIError,
         {**_CALLER_ERRORS, 503: "api_error: limits_unavailable, the limit store is unreachable"},
     ),
+}
+
+# Video generation (app/v1/videos.py).
+VIDEO_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "description": "OpenRouter's video request, passed through under the gateway's policy: the "
+    "model allow-list, the asset policy for `frame_images` and `input_references`, and "
+    "`callback_url` dropped unless VIDEO_CALLBACK_HOSTS allows its host.",
+    "required": ["model", "prompt"],
+    "properties": {
+        "model": {"type": "string"},
+        "prompt": {"type": "string", "minLength": 1},
+        "frame_images": {"type": "array", "items": {"type": "object"}},
+        "input_references": {"type": "array", "items": {"type": "object"}},
+        "callback_url": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+_JOB = {
+    **_PASSED_ON,
+    "required": ["id", "polling_url", "status"],
+    "properties": {
+        "id": {"type": "string"},
+        "polling_url": {"type": "string", "description": "this gateway's, relative"},
+        "status": {"type": "string"},
+        "unsigned_urls": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "this gateway's content routes, once completed",
+        },
+    },
+}
+VIDEO_SUBMITTED = _JOB
+_JOB_ERRORS = {
+    **_LEDGER_ERRORS,
+    404: "not_found_error: job_not_found, not a job of the caller's (nothing asked upstream)",
+    502: "api_error: the upstream failed or could not be reached",
+    504: "api_error: upstream_timeout",
+}
+VIDEO_JOB: Responses = {
+    200: json_answer(_JOB, "The job as OpenRouter reports it, its URLs this gateway's."),
+    **error_responses(OpenAIError, _JOB_ERRORS),
+}
+VIDEO_CONTENT: Responses = {
+    200: {
+        "description": "The video's bytes, streamed through.",
+        "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    **error_responses(OpenAIError, _JOB_ERRORS),
+}
+VIDEO_MODELS: Responses = {
+    200: json_answer(
+        {**_PASSED_ON, "required": ["data"], "properties": {"data": {"type": "array"}}},
+        "OpenRouter's video models and their capabilities, only those this gateway allows.",
+    ),
+    **error_responses(OpenAIError, {**_CALLER_ERRORS, 502: "api_error: the upstream failed"}),
 }
