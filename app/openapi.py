@@ -91,7 +91,8 @@ def ai_responses(route: AiRoute) -> Responses:
     if route.stream_event is not None:
         answer["description"] = 'The answer; Server-Sent Events when the body has `"stream": true`.'
         answer["content"]["text/event-stream"] = {"schema": route.stream_event}
-    return {200: answer, **{status: dict(error) for status, error in route.responses.items()}}
+    errors = {status: dict(error) for status, error in route.responses.items()}
+    return {route.answer_status: answer, **errors}
 
 
 def ai_openapi_extra(route: AiRoute) -> dict[str, Any]:

@@ -226,6 +226,7 @@ class AiRoute:
     answer_schema: Mapping[str, Any] | None = None  # the JSON answer
     stream_event: Mapping[str, Any] | None = None  # one Server-Sent Event, where `stream` is asked
     responses: Mapping[int | str, Mapping[str, Any]] = field(default_factory=dict)  # the errors
+    answer_status: int = 200  # 202 for a job accepted (app/v1/videos.py)
 
 
 async def read_body(request: Request) -> bytes:

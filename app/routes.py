@@ -20,10 +20,12 @@ from app.legacy import usage as legacy_usage
 from app.legacy.errors import LEGACY
 from app.legacy.schemas import ChatCompletionRequest, EmbeddingsRequest, ImageGenerationRequest
 from app.pipeline import AiRoute, Handler
+from app.v1 import catalog as v1_catalog
 from app.v1 import limits as v1_limits
 from app.v1 import openapi as v1_docs
 from app.v1 import routes as v1
 from app.v1 import usage as v1_usage
+from app.v1 import videos as v1_videos
 from app.v1.errors import V1
 
 
@@ -75,6 +77,14 @@ AI_ROUTES: tuple[AiRoute, ...] = (
         request_schema=v1_docs.EMBEDDINGS_REQUEST,
         answer_schema=v1_docs.EMBEDDINGS_ANSWER,
     ),
+    _v1(
+        "/api/v1/videos",
+        v1_videos.create_video,
+        "Submit a video generation job (answers 202; poll its polling_url)",
+        request_schema=v1_docs.VIDEO_REQUEST,
+        answer_schema=v1_docs.VIDEO_SUBMITTED,
+        answer_status=202,
+    ),
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -84,6 +94,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     legacy_usage.router,
     legacy_quotas.router,
     v1.router,
+    v1_catalog.router,
+    v1_videos.router,
     v1_usage.router,
     v1_limits.router,
 )

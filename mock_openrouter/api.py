@@ -2,7 +2,9 @@
 
 Selection precedence (the header ahead of the model):
 the queue, then ``X-Mock-Scenario``, then the ``model`` DSL. Auth runs first, like upstream's
-pre-router checks, so a 401 never consumes a queued scenario.
+pre-router checks, so a 401 never consumes a queued scenario. Video jobs (``/videos*``) are
+planned in ``video.py``; ``/providers``, ``/models/{author}/{slug}/endpoints`` and
+``/videos/models`` are data in ``catalog_routes.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import catalog
+from . import catalog, video
+from .catalog_routes import ENDPOINTS_PATH, PROVIDERS, VIDEO_MODELS, model_endpoints
 from .config import MockConfig
 from .dsl import ScenarioSpec, model_spec, parse_dsl
 from .embeddings import build_embeddings_plan
@@ -119,12 +122,62 @@ def _key_limited(cfg: MockConfig, state: MockState, rng: random.Random) -> Plan 
     return json_plan(402, body, "key_limit", rng)
 
 
+def _record_spec(entry: JournalEntry, spec: ScenarioSpec) -> None:
+    entry.scenario, entry.scenario_source, entry.scenario_params = (
+        spec.name,
+        spec.source,
+        spec.params,
+    )
+
+
+def _video_submit(state: MockState, entry: JournalEntry, rng: random.Random) -> Plan:
+    request: dict[str, Any] = entry.json if isinstance(entry.json, dict) else {}
+    model = str(request.get("model") or "")
+    spec = select_spec(state, entry, model)
+    _record_spec(entry, spec)
+    if spec.name == "error":
+        status, body, extra = http_error(spec, model, time.time())
+        return json_plan(status, body, "error", rng, extra)
+    limited = _key_limited(state.config, state, rng)
+    if limited is not None:
+        return limited
+    return video.submit_plan(state, entry, spec, rng)
+
+
+def _catalog_plan(path: str, query: dict[str, list[str]], rng: random.Random) -> Plan | None:
+    """The public catalog reads, or None for any other path."""
+    outputs = query["output_modalities"][0] if "output_modalities" in query else None
+    inputs = query["input_modalities"][0] if "input_modalities" in query else None
+    if path in ("/api/v1/models", "/api/v1/models/user"):
+        body = _models_body(catalog.filter_models(outputs, inputs))
+        return json_plan(200, body, "models", rng, MODELS_CACHE)
+    if path == "/api/v1/models/count":
+        count = len(catalog.filter_models(outputs, inputs))
+        return json_plan(200, {"data": {"count": count}}, "models", rng)
+    if path == "/api/v1/embeddings/models":
+        return json_plan(200, _models_body(catalog.EMBEDDING_MODELS), "models", rng, MODELS_CACHE)
+    if path == video.VIDEO_MODELS_PATH:
+        return json_plan(200, {"data": VIDEO_MODELS}, "models", rng, MODELS_CACHE)
+    if path == "/api/v1/providers":
+        return json_plan(200, {"data": PROVIDERS}, "providers", rng, MODELS_CACHE)
+    match = ENDPOINTS_PATH.match(path)
+    if match is None:
+        return None
+    endpoints = model_endpoints(match["model"])
+    if endpoints is None:
+        body = {"error": {"message": f"No endpoints found for {match['model']}", "code": 404}}
+        return json_plan(404, body, "not_found", rng)
+    return json_plan(200, endpoints, "endpoints", rng, MODELS_CACHE)
+
+
 def plan_request(state: MockState, entry: JournalEntry, rng: random.Random) -> Plan:
     path, method, headers = entry.path, entry.method, entry.headers
     query = parse_qs(entry.query)
-    needs_auth = method == "POST" or path in AUTHED_GETS
+    needs_auth = method == "POST" or path in AUTHED_GETS or video.needs_auth(path)
     if needs_auth and (denied := check_auth(headers, rng)) is not None:
         return denied
+    if method == "POST" and path == video.VIDEOS_PATH:
+        return _video_submit(state, entry, rng)
     request: dict[str, Any] = entry.json if isinstance(entry.json, dict) else {}
     if method == "POST" and path in ("/api/v1/chat/completions", "/api/v1/embeddings"):
         if entry.json is None or not isinstance(entry.json, dict):
@@ -132,11 +185,7 @@ def plan_request(state: MockState, entry: JournalEntry, rng: random.Random) -> P
             return json_plan(400, body, "invalid_json", rng)
         model = str(request.get("model") or "")
         spec = select_spec(state, entry, model)
-        entry.scenario, entry.scenario_source, entry.scenario_params = (
-            spec.name,
-            spec.source,
-            spec.params,
-        )
+        _record_spec(entry, spec)
         limited = _key_limited(state.config, state, rng)
         if limited is not None:
             return limited
@@ -156,16 +205,12 @@ def plan_request(state: MockState, entry: JournalEntry, rng: random.Random) -> P
         status, body, extra = http_error(queued, "", time.time())
         entry.scenario, entry.scenario_source = queued.name, queued.source
         return json_plan(status, body, "error", rng, extra)
-    modalities = query["output_modalities"][0] if "output_modalities" in query else None
-    if path in ("/api/v1/models", "/api/v1/models/user"):
-        body = _models_body(catalog.filter_models(modalities))
-        return json_plan(200, body, "models", rng, MODELS_CACHE)
-    if path == "/api/v1/models/count":
-        return json_plan(
-            200, {"data": {"count": len(catalog.filter_models(modalities))}}, "models", rng
-        )
-    if path == "/api/v1/embeddings/models":
-        return json_plan(200, _models_body(catalog.EMBEDDING_MODELS), "models", rng, MODELS_CACHE)
+    listed = _catalog_plan(path, query, rng)
+    if listed is not None:
+        return listed
+    job = video.job_plan(state, entry, rng)
+    if job is not None:
+        return job
     if path == "/api/v1/generation":
         return _generation_plan(state, query, rng)
     if path == "/api/v1/key":

@@ -129,12 +129,23 @@ ALL_MODELS = MODELS + EMBEDDING_MODELS
 _PRICES = {m["id"]: m["pricing"] for m in ALL_MODELS}
 
 
-def filter_models(output_modalities: str | None) -> list[dict[str, Any]]:
-    """``/models`` semantics: default ``text``; ``all`` lists everything; a list matches any."""
-    wanted = {m.strip() for m in (output_modalities or "text").split(",") if m.strip()}
-    if "all" in wanted:
-        return ALL_MODELS
-    return [m for m in ALL_MODELS if wanted & set(m["architecture"]["output_modalities"])]
+def _modalities(value: str) -> set[str]:
+    return {m.strip() for m in value.split(",") if m.strip()}
+
+
+def filter_models(
+    output_modalities: str | None, input_modalities: str | None = None
+) -> list[dict[str, Any]]:
+    """``/models`` semantics: outputs default to ``text``, ``all`` lists everything, a list
+    matches any; ``input_modalities`` (no default) narrows the same way."""
+    wanted = _modalities(output_modalities or "text")
+    models = ALL_MODELS
+    if "all" not in wanted:
+        models = [m for m in models if wanted & set(m["architecture"]["output_modalities"])]
+    inputs = _modalities(input_modalities or "all")
+    if "all" not in inputs:
+        models = [m for m in models if inputs & set(m["architecture"]["input_modalities"])]
+    return models
 
 
 def pricing_for(model: str) -> tuple[float, float]:

@@ -27,6 +27,8 @@ class MockConfig:
     generation_lag_ms: float = 0.0
     key_limit: float | None = None
     journal_max: int = 10_000
+    video_polls: int = 3  # the poll of /videos/{id} that answers the terminal status
+    video_bytes: int = 3_000_000  # size of a completed video's MP4
 
     @classmethod
     def for_mode(cls, seed: int, bench: bool) -> MockConfig:

@@ -15,6 +15,7 @@ Parameter names, by the module that reads them:
 - faults (script, stream, errors): fault status message retry_after daily code shape=A|B|C after
   stall_ms seconds end=done|close
 - embeddings: vector echo_model prompt_tokens
+- video (video, video_jobs): polls fail end error cost bytes chunk_ms drop_at
 Values are URL-decoded (``+`` is a space, ``%26`` an ``&``).
 """
 
@@ -56,7 +57,8 @@ FAULT_SCENARIOS = frozenset(
     }
 )
 EMBEDDING_SCENARIOS = frozenset({"embeddings", "embeddings_empty"})
-KNOWN_SCENARIOS = CONTENT_SCENARIOS | FAULT_SCENARIOS | EMBEDDING_SCENARIOS
+VIDEO_SCENARIOS = frozenset({"video"})
+KNOWN_SCENARIOS = CONTENT_SCENARIOS | FAULT_SCENARIOS | EMBEDDING_SCENARIOS | VIDEO_SCENARIOS
 
 
 @dataclass(frozen=True, slots=True)

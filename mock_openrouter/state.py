@@ -1,4 +1,5 @@
-"""Process state behind the control plane: config, journal, scenario queue, stats, generations."""
+"""Process state behind the control plane: config, journal, scenario queue, stats, generations,
+video jobs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from .config import MockConfig
 from .dsl import ScenarioSpec, spec_from_json
 from .journal import Journal
+from .video_jobs import VideoJobs
 
 API_PREFIX = "/api/v1"
 GENERATIONS_MAX = 10_000
@@ -109,6 +111,7 @@ class MockState:
         self.queue = ScenarioQueue()
         self.stats = Stats()
         self.generations: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        self.videos = VideoJobs()
         self.key_usage = 0.0
         self.config_version = 0
 
@@ -131,5 +134,6 @@ class MockState:
         self.queue.clear()
         self.stats = Stats()
         self.generations.clear()
+        self.videos.clear()
         self.key_usage = 0.0
         self.config_version += 1

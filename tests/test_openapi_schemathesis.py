@@ -62,14 +62,25 @@ CATALOG = {
 }
 
 
+ENDPOINTS = {"data": {"id": "openai/gpt-4o-mini", "endpoints": [{"provider_name": "OpenAI"}]}}
+VIDEO_JOB = {"id": "job-1", "polling_url": "/api/v1/videos/job-1", "status": "pending"}
+
+
 def openrouter(request: httpx.Request) -> httpx.Response:
-    """OpenRouter as far as these calls need: the catalog, JSON or a stream as `stream` asks,
-    and its 400 for a `stream` that is not a boolean."""
+    """OpenRouter as far as these calls need: the catalog, a model's endpoints, a video job,
+    JSON or a stream as `stream` asks, and its 400 for a `stream` that is not a boolean."""
+    path = request.url.path
     if request.method == "GET":
+        if path.endswith("/endpoints"):
+            return httpx.Response(200, json=ENDPOINTS)
+        if "/videos/" in path and not path.endswith("/videos/models"):
+            return httpx.Response(200, json=VIDEO_JOB)
         return httpx.Response(200, json=CATALOG)
     body = orjson.loads(request.content)
-    if request.url.path.endswith("/embeddings"):
+    if path.endswith("/embeddings"):
         return httpx.Response(200, json=EMBEDDINGS_ANSWER)
+    if path.endswith("/videos"):
+        return httpx.Response(202, json=VIDEO_JOB)
     stream = body.get("stream")
     if stream is True:
         headers = {"content-type": "text/event-stream"}

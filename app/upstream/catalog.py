@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from app.json_shape import Json
 from app.upstream.client import UpstreamClient
 from app.upstream.failures import UpstreamFailure
+from app.upstream.listing import Listings
 
 T = TypeVar("T")
 
@@ -31,6 +32,8 @@ class ModelCatalog:
         self._inflight: asyncio.Future[list[Json]] | None = None
         self._derived: dict[str, tuple[int, Any]] = {}
         self._generation = 0  # bumps on every successful fetch
+        # The other catalog reads (providers, the account's models, a model's endpoints).
+        self.listings = Listings(upstream)
 
     async def models(self) -> list[Json]:
         """Raw catalog entries (`/models?output_modalities=all`)."""

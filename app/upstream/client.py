@@ -19,7 +19,7 @@ from app.json_shape import Json
 from app.upstream.failures import Kind, UpstreamFailure, failure_of, parse
 from app.upstream.retry import RETRY_STATUSES, backoff, is_connect_failure, retry_delay
 from app.upstream.slots import PoolBusyError, UpstreamSlots
-from app.upstream.transport import AnswerBrokenError
+from app.upstream.transport import STREAM_BODY, AnswerBrokenError
 
 log = logging.getLogger("app.upstream.client")
 
@@ -159,8 +159,12 @@ class UpstreamClient:
             raise failure_of(resp, payload, self._secret)
         return payload, resp.content.lstrip(), resp.headers
 
-    async def get_json(self, path: str, params: dict[str, str] | None = None) -> Json:
-        """One GET (catalog reads: their callers serve a cached copy rather than retry)."""
+    async def get_json(
+        self, path: str, params: dict[str, str] | None = None, *, inband_errors: bool = True
+    ) -> Json:
+        """One GET (catalog reads: their callers serve a cached copy rather than retry). With
+        `inband_errors` off, a 200 answer's `error` field is data, not a failure: a failed video
+        job's poll says why in it."""
         try:
             async with asyncio.timeout(self.settings.upstream_total_timeout_s):
                 caller = await self._acquire()
@@ -174,7 +178,9 @@ class UpstreamClient:
             kind: Kind = "connect" if is_connect_failure(err) else "timeout"
             raise UpstreamFailure(kind) from err
         payload = parse(resp.content)
-        if resp.status_code >= 300 or not isinstance(payload, dict) or payload.get("error"):
+        if resp.status_code >= 300 or not isinstance(payload, dict):
+            raise failure_of(resp, payload, self._secret)
+        if inband_errors and payload.get("error"):
             raise failure_of(resp, payload, self._secret)
         return payload
 
@@ -208,6 +214,42 @@ class UpstreamClient:
                 self.slots.release(caller)
         payload = parse(resp.content)
         raise failure_of(resp, payload, self._secret)
+
+    async def open_download(self, path: str, params: dict[str, str]) -> httpx.Response:
+        """GET a large answer (a video's bytes) as a stream, never retried; the caller owns the
+        response and must close it, which frees its upstream slot. An error status is raised as
+        an `UpstreamFailure`, its body read (bounded by the answer) and the slot freed."""
+        caller = await self._acquire()
+        try:
+            request = self.client.build_request(
+                "GET",
+                path,
+                params=params,
+                # As it is stored: a length that is the bytes' own, and nothing to decode here.
+                headers={"Accept-Encoding": "identity"},
+                extensions={STREAM_BODY: True},
+            )
+            resp = await self.client.send(request, stream=True)
+        except httpx.TransportError as err:
+            self.slots.release(caller)
+            kind: Kind = "connect" if is_connect_failure(err) else "timeout"
+            raise UpstreamFailure(kind) from err
+        except BaseException:
+            self.slots.release(caller)
+            raise
+        if resp.status_code < 300:
+            self.slots.hold_until_closed(resp, caller)
+            return resp
+        try:
+            await resp.aread()
+        except httpx.TransportError as err:
+            raise UpstreamFailure("broken") from err
+        finally:
+            try:
+                await resp.aclose()
+            finally:
+                self.slots.release(caller)
+        raise failure_of(resp, parse(resp.content), self._secret)
 
     @property
     def pool_timeouts(self) -> int:

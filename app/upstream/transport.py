@@ -28,6 +28,10 @@ URL_CACHE_MAX = 64
 TimeoutKey = tuple[float | None, float | None, float | None]
 
 
+# A request extension: stream the answer's body whatever its type (a video download).
+STREAM_BODY = "ai_gateway.stream_body"
+
+
 class AnswerBrokenError(httpx.ReadError):
     """The upstream answered (status line received), then the answer broke off."""
 
@@ -114,7 +118,8 @@ class LeanAiohttpTransport(AiohttpTransport):
         raw_headers = response.raw_headers
         if response.headers.get("Content-Encoding"):
             raw_headers = tuple(h for h in raw_headers if h[0].lower() != b"content-encoding")
-        if response.content_type == "text/event-stream":
+        # Events, and a large body its caller reads as it comes (`open_download`): streamed.
+        if response.content_type == "text/event-stream" or request.extensions.get(STREAM_BODY):
             return httpx.Response(
                 response.status,
                 headers=raw_headers,

@@ -12,19 +12,14 @@ import orjson
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from app.auth import PrincipalDep
 from app.config import Settings
-from app.deps import GatewayDep
 from app.encoding import float32_base64
 from app.errors import JSON_MEDIA_TYPE, InvalidInputError, UpstreamError
 from app.json_shape import JsonShapeError, check_shape, loads
-from app.openapi import CALLER_AUTH
 from app.pipeline import Call, generation_header
-from app.policy import apply_policy, check_models, model_allowed
+from app.policy import apply_policy, check_models
 from app.streams.clock import StreamClock
 from app.streams.relay import relay, sse_response
-from app.upstream.failures import UpstreamFailure
-from app.v1 import openapi as docs
 from app.v1.stream import OpenAITranslator
 
 router = APIRouter(prefix="/api/v1", tags=["openai"])
@@ -105,25 +100,3 @@ async def create_embeddings(call: Call) -> Response:
         if isinstance(item, dict) and isinstance(item.get("embedding"), list):
             item["embedding"] = float32_base64(item["embedding"])
     return Response(orjson.dumps(payload), media_type=JSON_MEDIA_TYPE, headers=headers)
-
-
-@router.get("/models", responses=docs.MODELS, openapi_extra=CALLER_AUTH)
-async def list_models(_principal: PrincipalDep, gateway: GatewayDep) -> Response:
-    """OpenRouter's catalog, only the models this gateway allows."""
-    settings, catalog = gateway.settings, gateway.catalog
-
-    def build(models: list[dict[str, Any]]) -> bytes:
-        allowed = [
-            m for m in models if isinstance(m.get("id"), str) and model_allowed(m["id"], settings)
-        ]
-        return orjson.dumps({"data": allowed})
-
-    try:
-        content = await catalog.derived("openai", build)
-    except UpstreamFailure as failure:
-        raise UpstreamError(
-            "The AI model catalog is unavailable right now.",
-            status_code=503,
-            code="catalog_unavailable",
-        ) from failure
-    return Response(content, media_type=JSON_MEDIA_TYPE)
