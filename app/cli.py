@@ -22,7 +22,25 @@ def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+# A Ctrl+C during start-up is held until a point where stopping is clean. Raised wherever it
+# lands, it could surface wrapped in another error (pydantic-core turns it into a SchemaError
+# when it hits a model's construction during an import), or leave CPython's "unhandled
+# interrupt" flag set, so that the process died by SIGINT at exit although this caught it.
+_interrupt_pending = False
+
+
+def _hold_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    global _interrupt_pending
+    _interrupt_pending = True
+
+
+def _stop_if_interrupted() -> None:
+    if _interrupt_pending:
+        raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGINT, _hold_interrupt)
     try:
         _main(argv)
     except KeyboardInterrupt:
@@ -53,10 +71,12 @@ def _main(argv: list[str] | None) -> None:
     from app.main import load_settings
     from app.server import configure_logging, serve
 
+    _stop_if_interrupted()
     configure_logging()
     if args.command == "migrate":
         from app.ledger.migrate import migrate_database
 
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         asyncio.run(migrate_database(load_settings()))
         return
 
@@ -70,6 +90,7 @@ def _main(argv: list[str] | None) -> None:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         get_settings.cache_clear()
     try:
+        _stop_if_interrupted()
         settings = load_settings()
         configure_logging(settings)
         host = args.host or settings.host
@@ -85,6 +106,9 @@ def _main(argv: list[str] | None) -> None:
                     " them (Node.js 20+)\n"
                 )
         workers = args.workers if args.workers is not None else settings.web_concurrency
+        # From here a Ctrl+C is the server's (or the supervisor's) to handle, as it serves.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _stop_if_interrupted()
         if workers > 1:
             from app.supervisor import supervise
 

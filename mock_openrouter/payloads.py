@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import itertools
 import random
 import string
 import struct
@@ -60,9 +61,18 @@ TOOL_CALLS: tuple[dict[str, Any], ...] = (
 TOOL_ARG_FRAGMENTS = (("", '{"city":', '"Tokyo"}'), ("", '{"city":', '"Paris"}'))
 
 
+# Ids are unique over the mock's life, as OpenRouter's are: a reset re-seeds the request rng, so
+# its draws alone repeat, and a gateway keying its ledger by id would mix two callers' calls.
+_issued = itertools.count()
+
+
 def generation_id(rng: random.Random, now: float, prefix: str = "gen") -> str:
-    suffix = "".join(rng.choice(_BASE62) for _ in range(20))
-    return f"{prefix}-{int(now)}-{suffix}"
+    drawn = "".join(rng.choice(_BASE62) for _ in range(20))
+    number, unique = next(_issued), ""
+    for _ in range(6):
+        number, digit = divmod(number, len(_BASE62))
+        unique = _BASE62[digit] + unique
+    return f"{prefix}-{int(now)}-{drawn[:14]}{unique}"
 
 
 def url_annotations(end_index: int) -> list[dict[str, Any]]:
