@@ -122,8 +122,8 @@ async function chat(via) {
     if (!signal.aborted) showError("chat-error", seen.refusal ?? err);
   } finally {
     running = null;
+    await refreshLimits(); // what is left, before the next call can be made
     setBusy(false);
-    refreshLimits();
   }
 }
 
@@ -160,8 +160,8 @@ async function image() {
   } catch (err) {
     showError("image-error", seen.refusal ?? err);
   } finally {
+    await refreshLimits();
     $("image-send").disabled = false;
-    refreshLimits();
   }
 }
 
@@ -181,8 +181,8 @@ async function embed() {
   } catch (err) {
     showError("embedding-error", err);
   } finally {
+    await refreshLimits();
     $("embedding-send").disabled = false;
-    refreshLimits();
   }
 }
 
