@@ -115,6 +115,18 @@ def rs256_token(_secret: str, ttl_s: int = 3600) -> str:
     return jwt.encode(claims, private.decode(), algorithm="RS256", headers={"kid": BENCH_KID})
 
 
+def long_hs256_token(secret: str, ttl_s: int = 3600) -> str:
+    """`user_token` padded to an RS256 token's length: the control that separates what the
+    signature's kind costs from what a longer Authorization header costs."""
+    now = int(time.time())
+    claims = {"sub": "bench-user", "role": "authenticated", "iat": now, "exp": now + ttl_s}
+    target = len(rs256_token(secret, ttl_s))
+    claims["pad"] = ""
+    short = len(jwt.encode(claims, secret, algorithm="HS256"))
+    claims["pad"] = "x" * ((target - short) * 3 // 4)
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
 def headers(bearer: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
 

@@ -16,7 +16,15 @@ from pathlib import Path
 from bench import wrk
 from bench.procs import Server
 from bench.report import Measured, StageResult, _f
-from bench.scenarios import SCENARIOS, headers, key_pair_env, probe, rs256_token, user_token
+from bench.scenarios import (
+    SCENARIOS,
+    headers,
+    key_pair_env,
+    long_hs256_token,
+    probe,
+    rs256_token,
+    user_token,
+)
 
 # The scenarios that show a stage: a row per call, JSON and streamed, on both surfaces.
 STAGE_SCENARIOS = ("legacy_json", "legacy_stream", "v1_json")
@@ -81,9 +89,13 @@ STAGES = [
     Stage(
         "RS256 tokens",
         ("HS256 token", {"LEDGER_ENABLED": "false", **_KEY_PAIR}),
-        {"RS256 token": {"LEDGER_ENABLED": "false", **_KEY_PAIR}},
+        {
+            "RS256 token": {"LEDGER_ENABLED": "false", **_KEY_PAIR},
+            # The control: an HS256 token as long as the RS256 one (reported, not judged).
+            "HS256 token of that length": {"LEDGER_ENABLED": "false", **_KEY_PAIR},
+        },
         {"RS256 token": 5.0},
-        tokens={"RS256 token": rs256_token},
+        tokens={"RS256 token": rs256_token, "HS256 token of that length": long_hs256_token},
     ),
 ]
 
