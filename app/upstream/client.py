@@ -9,6 +9,7 @@ appears in the upstream `Authorization` header. When a call may be sent again: `
 import asyncio
 import logging
 import time
+from typing import NoReturn
 
 import httpx
 import orjson
@@ -203,17 +204,7 @@ class UpstreamClient:
         if resp.status_code == 200 and content_type.startswith("text/event-stream"):
             self.slots.hold_until_closed(resp, caller)
             return resp
-        try:
-            await resp.aread()
-        except httpx.TransportError as err:
-            raise UpstreamFailure("broken") from err
-        finally:
-            try:
-                await resp.aclose()
-            finally:
-                self.slots.release(caller)
-        payload = parse(resp.content)
-        raise failure_of(resp, payload, self._secret)
+        await self._refuse(resp, caller)
 
     async def open_download(self, path: str, params: dict[str, str]) -> httpx.Response:
         """GET a large answer (a video's bytes) as a stream, never retried; the caller owns the
@@ -240,6 +231,11 @@ class UpstreamClient:
         if resp.status_code < 300:
             self.slots.hold_until_closed(resp, caller)
             return resp
+        await self._refuse(resp, caller)
+
+    async def _refuse(self, resp: httpx.Response, caller: str) -> NoReturn:
+        """A streamed answer that is a refusal: read it whole, close it, free its slot, and
+        raise it as an `UpstreamFailure`."""
         try:
             await resp.aread()
         except httpx.TransportError as err:

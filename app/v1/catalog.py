@@ -94,7 +94,8 @@ def model_filter(
     return keep
 
 
-def _allowed(models: list[Any], settings: Settings) -> list[Json]:
+def allowed_models(models: list[Any], settings: Settings) -> list[Json]:
+    """The entries of a model list this gateway allows (ALLOWED_MODELS)."""
     return [
         m
         for m in models
@@ -129,10 +130,10 @@ async def list_models(
     try:
         if keep is None:  # the common case: one serialised list per fetched catalog
             content = await catalog.derived(
-                "openai", lambda ms: orjson.dumps({"data": _allowed(ms, settings)})
+                "openai", lambda ms: orjson.dumps({"data": allowed_models(ms, settings)})
             )
             return Response(content, media_type=JSON_MEDIA_TYPE)
-        allowed = await catalog.derived("openai:models", lambda ms: _allowed(ms, settings))
+        allowed = await catalog.derived("openai:models", lambda ms: allowed_models(ms, settings))
     except UpstreamFailure as failure:
         raise _unavailable() from failure
     return json_response({"data": [m for m in allowed if keep(m)]})
@@ -155,7 +156,7 @@ async def list_user_models(
         )
     except UpstreamFailure as failure:
         raise _unavailable() from failure
-    models = _allowed(answer.get("data") or [], gateway.settings)
+    models = allowed_models(answer.get("data") or [], gateway.settings)
     return json_response({"data": [m for m in models if keep is None or keep(m)]})
 
 

@@ -41,9 +41,10 @@ from app.ledger.access import LedgerDep
 from app.ledger.jobs import job_call, record_job_cost
 from app.openapi import CALLER_AUTH
 from app.pipeline import Call, json_response
-from app.policy import PolicyError, check_models, model_allowed, resolve_assets
+from app.policy import PolicyError, check_models, resolve_assets
 from app.upstream.failures import UpstreamFailure
 from app.v1 import openapi as docs
+from app.v1.catalog import allowed_models
 from app.v1.errors import to_openai_error
 from app.v1.routes import parse_object
 
@@ -166,16 +167,9 @@ async def list_video_models(_principal: PrincipalDep, gateway: GatewayDep) -> Re
         answer = await gateway.catalog.listings.get("videos/models", MODELS_TTL_S)
     except UpstreamFailure as failure:
         raise to_openai_error(failure) from failure
-    models, settings = answer.get("data"), gateway.settings
+    models = answer.get("data")
     if isinstance(models, list):
-        allowed = [
-            m
-            for m in models
-            if isinstance(m, dict)
-            and isinstance(m.get("id"), str)
-            and model_allowed(m["id"], settings)
-        ]
-        answer = {**answer, "data": allowed}
+        answer = {**answer, "data": allowed_models(models, gateway.settings)}
     return json_response(answer)
 
 
