@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from app.json_shape import Json
 from app.policy import prompt_chars
-from app.quotas.limits import Need
+from app.quotas.limits import Need, new
 from app.upstream.catalog import ModelCatalog
 from app.upstream.failures import UpstreamFailure
 
@@ -119,7 +119,7 @@ class Estimator:
                 seen[model] = price
         return price
 
-    def need_now(self, body: Json, chars: int | None, *, tokens: bool, usd: bool) -> Need | None:
+    def need_now(self, body: Json, chars: int | None, tokens: bool, usd: bool) -> Need | None:
         """The call's need, or None when the prices must be fetched first (then `need`)."""
         if not (tokens or usd):
             return Need(0, 0.0)
@@ -129,12 +129,16 @@ class Estimator:
         prices: Prices | None = self._catalog.derived_now(PRICES)
         if prices is None:
             return None
-        price = self._price(prices, body.get("model"))
+        model = body.get("model")
+        seen_in, seen = self._seen
+        price = seen.get(model) if seen_in is prices and type(model) is str else None
+        if price is None:
+            price = self._price(prices, model)
         usd_need = prompt * price.prompt + completion * price.completion + price.request
-        return Need(prompt + completion, usd_need)
+        return new(Need, (prompt + completion, usd_need))
 
-    async def need(self, body: Json, chars: int | None = None, *, tokens: bool, usd: bool) -> Need:
-        found = self.need_now(body, chars, tokens=tokens, usd=usd)
+    async def need(self, body: Json, chars: int | None, tokens: bool, usd: bool) -> Need:
+        found = self.need_now(body, chars, tokens, usd)
         if found is not None:
             return found
         try:
@@ -145,6 +149,6 @@ class Estimator:
                 log.warning("quotas: no model catalog, so no USD is reserved before calls")
             return Need(sum(tokens_of(body, self._default_completion, chars)), 0.0)
         # Fetched now, and fresh: unless the catalog came back expired at once (a TTL of 0).
-        return self.need_now(body, chars, tokens=tokens, usd=usd) or Need(
+        return self.need_now(body, chars, tokens, usd) or Need(
             sum(tokens_of(body, self._default_completion, chars)), 0.0
         )

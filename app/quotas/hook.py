@@ -22,7 +22,7 @@ import secrets
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from redis.exceptions import RedisError
 
@@ -32,7 +32,7 @@ from app.json_shape import Json
 from app.pipeline import Call, Outcome
 from app.quotas.estimate import Estimator
 from app.quotas.limits import Decision, LimitKind, Limits, Need, Standing
-from app.quotas.memory import MemoryStore
+from app.quotas.memory import MemoryStore, Refused
 from app.quotas.overrides import OverrideStore
 
 log = logging.getLogger("app.quotas")
@@ -53,10 +53,10 @@ class Store(Protocol):
     async def standing(self, key: str, limits: Limits, now: float) -> list[Standing]: ...
 
 
-class Held(NamedTuple):
-    key: str
-    id: str
-    need: Need
+# What a call holds until it is recorded (`Call.reservation`): its reservation's id and its
+# need, under the caller's principal id. A plain tuple: a NamedTuple's constructor is a Python
+# call, and on this path each one was measurable (the quotas stage, bench/README.md).
+Held = tuple[str, Need]
 
 
 _WHAT: dict[LimitKind, tuple[str, str, str]] = {
@@ -84,11 +84,16 @@ def limit_headers(standing: Standing) -> list[tuple[bytes, bytes]]:
         shown = _amount(kind, limit).encode()
         if len(_LIMIT_VALUES) < 10_000:  # admins' overrides: bounded
             _LIMIT_VALUES[kind, limit] = shown
-    left = f"{remaining:.6g}" if kind[0] == "u" and remaining > 0 else str(max(0, int(remaining)))
+    if remaining <= 0:
+        left = b"0"
+    elif kind[0] == "u":  # USD
+        left = b"%.6g" % remaining
+    else:
+        left = b"%d" % remaining
     return [
         (b"x-ratelimit-limit", shown),
-        (b"x-ratelimit-remaining", left.encode()),
-        (b"x-ratelimit-reset", str(math.ceil(reset_s)).encode()),
+        (b"x-ratelimit-remaining", left),
+        (b"x-ratelimit-reset", b"%d" % math.ceil(reset_s)),
     ]
 
 
@@ -143,6 +148,9 @@ class Quotas:
         self._ids = itertools.count()
         self.defaults = defaults
         self._defaults = defaults if defaults.any else None
+        # What the defaults need estimated for each call.
+        self._count_tokens = defaults.tokens_per_day is not None
+        self._count_usd = defaults.usd_per_day is not None or defaults.usd_per_month is not None
         self.overrides = overrides
         self._estimator = estimator
         self._fail_open = fail_open
@@ -160,25 +168,30 @@ class Quotas:
 
     def admit(self, call: Call, body: Json) -> Awaitable[None] | None:
         """The admission hook: decided at once in memory, awaited otherwise."""
-        principal = call.principal
-        if self.overrides is not None or self._local is None:
+        local = self._local
+        if local is None or self.overrides is not None:
             return self._admit(call, body)
-        # The in-process store and no overrides: nothing to wait for (this runs on every call).
-        limits = None if principal.kind == "admin" else self._defaults
-        if limits is None:
+        # The in-process store and no overrides: nothing to wait for. This runs on every call,
+        # with the caches cold: each step costs several times what a loop of it measures
+        # (bench/README.md, the quotas stage), hence one flat path.
+        limits = self._defaults
+        principal = call.principal
+        if limits is None or principal.kind == "admin":
             return None
         need = self._estimator.need_now(
-            body,
-            call.prompt_chars,
-            tokens=limits.tokens_per_day is not None,
-            usd=limits.usd_per_day is not None or limits.usd_per_month is not None,
+            body, call.prompt_chars, self._count_tokens, self._count_usd
         )
         if need is None:  # the prices are being fetched
             return self._admit(call, body)
         reservation = f"{self._prefix}{next(self._ids)}"
         now = time.time()
-        decision = self._local.admit_now(principal.id, limits, need, reservation, now, self._hold_s)
-        self._decided(call, decision, Held(principal.id, reservation, need), now)
+        try:
+            standing = local.reserve(principal.id, limits, need, reservation, now, self._hold_s)
+        except Refused as refused:
+            raise self._refused(call, refused.standing, now) from None
+        call.reservation = (reservation, need)
+        if standing is not None:
+            call.limit_headers = limit_headers(standing)
         return None
 
     async def _admit(self, call: Call, body: Json) -> None:
@@ -188,11 +201,11 @@ class Quotas:
             return
         tokens = limits.tokens_per_day is not None
         usd = limits.usd_per_day is not None or limits.usd_per_month is not None
-        need = await self._estimator.need(body, call.prompt_chars, tokens=tokens, usd=usd)
+        need = await self._estimator.need(body, call.prompt_chars, tokens, usd)
         reservation = f"{self._prefix}{next(self._ids)}"
         now = time.time()
         if self._local is not None:
-            decision = self._local.admit_now(
+            decision = await self._local.admit(
                 principal.id, limits, need, reservation, now, self._hold_s
             )
         else:
@@ -200,15 +213,19 @@ class Quotas:
             if found is None:  # the store is away and QUOTA_FAIL_MODE=open
                 return
             decision = found
-        self._decided(call, decision, Held(principal.id, reservation, need), now)
+        self._decided(call, decision, (reservation, need), now)
 
     @staticmethod
-    def _decided(call: Call, decision: Decision, held: Held, now: float) -> None:
+    def _refused(call: Call, standing: Standing, now: float) -> GatewayError:
+        if call.access is not None:
+            call.access.limit = standing.kind
+        return refusal(standing, call.route.path, now)
+
+    @classmethod
+    def _decided(cls, call: Call, decision: Decision, held: Held, now: float) -> None:
         if not decision.admitted:
             assert decision.standing is not None
-            if call.access is not None:
-                call.access.limit = decision.standing.kind
-            raise refusal(decision.standing, call.route.path, now)
+            raise cls._refused(call, decision.standing, now)
         call.reservation = held
         if decision.standing is not None:
             call.limit_headers = limit_headers(decision.standing)
@@ -250,27 +267,31 @@ class Quotas:
     def record(self, call: Call, outcome: Outcome) -> None:
         """The record hook: settle the call's reservation with what it used."""
         held = call.reservation
-        if not isinstance(held, Held):
+        if type(held) is not tuple:
             return
+        reservation: str
+        need: Need
+        reservation, need = held
         usage = call.usage
         spent = outcome.kind in MAY_HAVE_SPENT
         known_tokens = usage.prompt_tokens is not None or usage.completion_tokens is not None
         if known_tokens:
             tokens = (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
         else:
-            tokens = held.need.tokens if spent else 0
-        usd = usage.cost_usd if usage.cost_usd is not None else held.need.usd if spent else 0.0
+            tokens = need[0] if spent else 0
+        usd = usage.cost_usd if usage.cost_usd is not None else need[1] if spent else 0.0
+        key = call.principal.id
         if self._local is not None:
-            self._local.settle_now(held.key, held.id, tokens, usd, time.time())
+            self._local.settle_now(key, reservation, tokens, usd, time.time())
             return
-        task = asyncio.get_running_loop().create_task(self._settle(held, tokens, usd))
+        task = asyncio.get_running_loop().create_task(self._settle(key, reservation, tokens, usd))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
-    async def _settle(self, held: Held, tokens: int, usd: float) -> None:
+    async def _settle(self, key: str, reservation: str, tokens: int, usd: float) -> None:
         try:
             async with asyncio.timeout(STORE_TIMEOUT_S):
-                await self.store.settle(held.key, held.id, tokens, usd, time.time())
+                await self.store.settle(key, reservation, tokens, usd, time.time())
         except STORE_ERRORS as err:  # the reservation expires by itself
             self._store_failed(err)
         else:

@@ -84,6 +84,11 @@ class Standing(NamedTuple):
     reset_s: float  # seconds until the limit is whole again (or, refused, until one fits)
 
 
+# Builds a NamedTuple without its constructor, which is a Python call: on the quotas' hot path
+# each one was measurable (the quotas stage, bench/README.md). `new(Need, (tokens, usd))`.
+new = tuple.__new__
+
+
 class Decision(NamedTuple):
     admitted: bool
     # Admitted: the tightest limit (least left, relative to it). Refused: the one that refused.

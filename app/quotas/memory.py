@@ -15,11 +15,20 @@ from app.quotas.limits import (
     Limits,
     Need,
     Standing,
+    new,
     periods,
     today,
 )
 
 EPSILON = 1e-9
+
+
+class Refused(Exception):
+    """A limit refused the call (`reserve`): the one that did, as it stands."""
+
+    def __init__(self, standing: Standing) -> None:
+        super().__init__(standing.kind)
+        self.standing = standing
 
 
 @dataclass(slots=True)
@@ -50,70 +59,89 @@ class _Account:
 class MemoryStore:
     def __init__(self) -> None:
         self._accounts: dict[str, _Account] = {}
+        self._day = today(0.0)  # the day of the last call
 
     async def admit(
         self, key: str, limits: Limits, need: Need, reservation: str, now: float, expires_s: float
     ) -> Decision:
-        return self.admit_now(key, limits, need, reservation, now, expires_s)
+        try:
+            standing = self.reserve(key, limits, need, reservation, now, expires_s)
+        except Refused as refused:
+            return Decision(False, refused.standing)
+        return Decision(True, standing)
 
-    def admit_now(
+    def reserve(
         self, key: str, limits: Limits, need: Need, reservation: str, now: float, expires_s: float
-    ) -> Decision:
-        """`admit` without a coroutine: the quota hook's hot path."""
+    ) -> Standing | None:
+        """Admit the call and hold its need (the tightest limit after it is returned, None
+        when nothing limits), or raise `Refused`. The quota hook calls this on every call,
+        where the caches are cold (the rest of a request has run since) and each step costs
+        several times what a loop of it measures: so one flat function of plain locals."""
         account = self._accounts.get(key)
         if account is None or account.next_expiry <= now:
             account = self._account(key, now)
-        day = today(now)
+        day = self._day
+        if not day.start <= now < day.end:
+            day = self._day = today(now)
         if account.day != day.day:
             account.roll(day)
-        # The tightest limit so far, as (share left, kind, limit, left, reset): built into a
-        # Standing once, at the end (this runs on every call).
-        best: tuple[float, LimitKind, float, float, float] | None = None
+        # The tightest limit so far: its share left, kind, limit, what is left, its reset.
+        share = 2.0
+        kind: LimitKind = "concurrent"
+        shown = left = reset = 0.0
         concurrent = limits.concurrent
         if concurrent is not None:
             left = concurrent - len(account.held) - 1
             if left < 0:
-                return Decision(False, Standing("concurrent", concurrent, 0, 1.0))
-            best = (left / concurrent, "concurrent", concurrent, left, 0.0)
+                raise Refused(Standing("concurrent", concurrent, 0, 1.0))
+            share, shown = left / concurrent, concurrent
         new_tat = account.tat
         rpm = limits.rpm
-        if rpm == 0:  # an admin's "no calls at all"
-            return Decision(False, Standing("rpm", 0, 0, WINDOW_S))
         if rpm is not None:
+            if rpm == 0:  # an admin's "no calls at all"
+                raise Refused(Standing("rpm", 0, 0, WINDOW_S))
             interval = WINDOW_S / rpm
-            new_tat = max(account.tat, now) + interval
+            new_tat = (new_tat if new_tat > now else now) + interval
             ahead = new_tat - now
             if ahead - WINDOW_S > EPSILON:
-                return Decision(False, Standing("rpm", rpm, 0, ahead - WINDOW_S))
-            left = math.floor((WINDOW_S - ahead) / interval + EPSILON)
-            if best is None or left / rpm < best[0]:
-                best = (left / rpm, "rpm", rpm, left, ahead)
+                raise Refused(Standing("rpm", rpm, 0, ahead - WINDOW_S))
+            rpm_left = math.floor((WINDOW_S - ahead) / interval + EPSILON)
+            if rpm_left / rpm < share:
+                share, kind, shown, left, reset = rpm_left / rpm, "rpm", rpm, rpm_left, ahead
         need_tokens, need_usd = need
         tokens = limits.tokens_per_day
         if tokens is not None:
             before = account.day_tokens + account.held_tokens
-            if before + need_tokens > tokens:
-                left = max(0, tokens - before)
-                return Decision(False, Standing("tokens_per_day", tokens, left, day.end - now))
-            left = tokens - before - need_tokens
-            share = left / tokens if tokens else 0.0
-            if best is None or share < best[0]:
-                best = (share, "tokens_per_day", tokens, left, day.end - now)
-        if limits.usd_per_day is not None or limits.usd_per_month is not None:
-            for kind, limit, spent, end in (
-                ("usd_per_day", limits.usd_per_day, account.day_usd, day.end),
-                ("usd_per_month", limits.usd_per_month, account.month_usd, day.month_end),
-            ):
-                if limit is None:
-                    continue
-                before_usd = spent + account.held_usd
-                if before_usd + need_usd > limit + EPSILON:
-                    left_usd = max(0.0, limit - before_usd)
-                    return Decision(False, Standing(kind, limit, left_usd, end - now))  # type: ignore[arg-type]
-                left_usd = limit - before_usd - need_usd
-                share = left_usd / limit if limit else 0.0
-                if best is None or share < best[0]:
-                    best = (share, kind, limit, left_usd, end - now)  # type: ignore[assignment]
+            tokens_left = tokens - before - need_tokens
+            if tokens_left < 0:
+                end = day.end - now
+                raise Refused(Standing("tokens_per_day", tokens, max(0, tokens - before), end))
+            tokens_share = tokens_left / tokens if tokens else 0.0
+            if tokens_share < share:
+                share, kind, shown = tokens_share, "tokens_per_day", tokens
+                left, reset = tokens_left, day.end - now
+        usd_day = limits.usd_per_day
+        if usd_day is not None:
+            before_usd = account.day_usd + account.held_usd
+            if before_usd + need_usd > usd_day + EPSILON:
+                usd_left = max(0.0, usd_day - before_usd)
+                raise Refused(Standing("usd_per_day", usd_day, usd_left, day.end - now))
+            usd_left = usd_day - before_usd - need_usd
+            usd_share = usd_left / usd_day if usd_day else 0.0
+            if usd_share < share:
+                share, kind, shown = usd_share, "usd_per_day", usd_day
+                left, reset = usd_left, day.end - now
+        usd_month = limits.usd_per_month
+        if usd_month is not None:
+            before_usd = account.month_usd + account.held_usd
+            if before_usd + need_usd > usd_month + EPSILON:
+                usd_left = max(0.0, usd_month - before_usd)
+                raise Refused(Standing("usd_per_month", usd_month, usd_left, day.month_end - now))
+            usd_left = usd_month - before_usd - need_usd
+            usd_share = usd_left / usd_month if usd_month else 0.0
+            if usd_share < share:
+                share, kind, shown = usd_share, "usd_per_month", usd_month
+                left, reset = usd_left, day.month_end - now
         account.tat = new_tat
         expiry = now + expires_s
         account.held[reservation] = (need_tokens, need_usd, expiry)
@@ -121,7 +149,7 @@ class MemoryStore:
             account.next_expiry = expiry
         account.held_tokens += need_tokens
         account.held_usd += need_usd
-        return Decision(True, None if best is None else Standing(*best[1:]))
+        return None if share > 1.0 else new(Standing, (kind, shown, left, reset))
 
     async def standing(self, key: str, limits: Limits, now: float) -> list[Standing]:
         """Every set limit as it stands, nothing reserved (GET /api/v1/limits)."""
@@ -193,8 +221,11 @@ class MemoryStore:
             held = account.held.pop(reservation, None)
             if held is not None:
                 account.held_tokens -= held[0]
-                account.held_usd = max(0.0, account.held_usd - held[1])
-        day = today(now)
+                usd_left = account.held_usd - held[1]
+                account.held_usd = usd_left if usd_left > 0.0 else 0.0
+        day = self._day
+        if not day.start <= now < day.end:
+            day = self._day = today(now)
         if account.day != day.day:
             account.roll(day)
         account.day_tokens += tokens
