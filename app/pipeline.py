@@ -164,7 +164,7 @@ class Call:
             self.usage.text = []  # the completion, logged when the call ends
         # What an admission hook holds for the call until it is recorded (app/quotas/), and
         # the headers it adds to a successful answer.
-        self.reservation: object | None = None
+        self.reservation: tuple[Any, ...] | None = None
         self.limit_headers: list[tuple[bytes, bytes]] | None = None
         # The upstream body's prompt characters, when the policy counted them (app/policy.py).
         self.prompt_chars: int | None = None

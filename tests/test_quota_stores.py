@@ -154,3 +154,14 @@ async def test_a_limit_of_zero_refuses_every_call(store: Store) -> None:
         assert not decision.admitted
         assert decision.standing is not None
         assert decision.standing.limit == 0
+
+
+async def test_a_spend_limit_of_zero_admits_a_call_that_costs_nothing(store: Store) -> None:
+    # Within the stores' rounding tolerance (1e-9 USD) a call fits a limit of 0: it is the
+    # tightest limit then, with nothing left, and no division by that limit fails.
+    for need in (Need(1, 0.0), Need(1, 1e-10)):
+        decision = await admit(store, user(), Limits(usd_per_day=0.0, rpm=10), T0, need)
+        assert decision.admitted
+        assert decision.standing is not None
+        assert decision.standing.kind == "usd_per_day"
+        assert decision.standing.remaining <= 0

@@ -71,16 +71,21 @@ def tokens_of(body: Json, default_completion: int, chars: int | None = None) -> 
     if not isinstance(messages, list):  # embeddings: `input`, nothing generated
         return prompt, 0
     prompt += TOKENS_PER_MESSAGE * len(messages)
-    completion = -1
-    for name in ("max_tokens", "max_completion_tokens"):
-        bound = body.get(name)
-        if type(bound) is int and bound > completion:  # not a bool, which is an int too
-            completion = bound
+    # The larger bound, each an int but not a bool (which is an int too); unrolled, as this
+    # runs on every call.
+    completion = body.get("max_tokens")
+    if type(completion) is not int or completion < 0:
+        completion = -1
+    bound = body.get("max_completion_tokens")
+    if type(bound) is int and bound > completion:
+        completion = bound
     if completion < 0:
         completion = default_completion
     reasoning = body.get("reasoning")
-    if isinstance(reasoning, dict) and isinstance(reasoning.get("max_tokens"), int):
-        completion += reasoning["max_tokens"]
+    if reasoning is not None and isinstance(reasoning, dict):
+        thinking = reasoning.get("max_tokens")
+        if type(thinking) is int and thinking > 0:
+            completion += thinking
     return prompt, completion
 
 
@@ -95,6 +100,10 @@ def price_of(prices: Prices, model: object) -> Price:
 
 
 PRICES = "quota-prices"
+# How long the prices last looked up serve without asking the catalog whether they are still
+# fresh (a call's need is a bound; a price change reaches it within this).
+PRICES_RECHECK_S = 1.0
+NOTHING = Need(0, 0.0)
 
 
 class Estimator:
@@ -102,38 +111,53 @@ class Estimator:
         self._catalog = catalog
         self._default_completion = default_completion
         self._warned = False
-        # Each model id's price as last looked up, for the prices it was looked up in.
-        self._seen: tuple[Prices | None, dict[str, Price]] = (None, {})
+        # The prices last looked up, each model id's price in them, and until when (wall
+        # clock) they serve without asking the catalog again.
+        self._prices: Prices | None = None
+        self._seen: dict[str, Price] = {}
+        self._recheck_at = 0.0
 
-    def _price(self, prices: Prices, model: object) -> Price:
-        seen_in, seen = self._seen
-        if seen_in is not prices:
-            seen = {}
-            self._seen = (prices, seen)
-        if not isinstance(model, str):
-            return price_of(prices, model)
-        price = seen.get(model)
-        if price is None:
-            price = price_of(prices, model)
-            if len(seen) < 10_000:  # ids are the caller's: bounded
-                seen[model] = price
-        return price
-
-    def need_now(self, body: Json, chars: int | None, tokens: bool, usd: bool) -> Need | None:
-        """The call's need, or None when the prices must be fetched first (then `need`)."""
-        if not (tokens or usd):
-            return Need(0, 0.0)
-        prompt, completion = tokens_of(body, self._default_completion, chars)
-        if not usd:
-            return Need(prompt + completion, 0.0)
+    def _fresh_prices(self, now: float) -> dict[str, Price] | None:
+        """Each model id's price, for the catalog's prices while they are fresh (None: fetch)."""
         prices: Prices | None = self._catalog.derived_now(PRICES)
         if prices is None:
             return None
+        if prices is not self._prices:
+            self._prices, self._seen = prices, {}
+        self._recheck_at = now + PRICES_RECHECK_S if now else 0.0
+        return self._seen
+
+    def _price(self, model: object) -> Price:
+        assert self._prices is not None
+        if not isinstance(model, str):
+            return price_of(self._prices, model)
+        price = price_of(self._prices, model)
+        if len(self._seen) < 10_000:  # ids are the caller's: bounded
+            self._seen[model] = price
+        return price
+
+    def need_now(
+        self, body: Json, chars: int | None, tokens: bool, usd: bool, now: float = 0.0
+    ) -> Need | None:
+        """The call's need, or None when the prices must be fetched first (then `need`). With
+        `now` (the wall clock), prices looked up less than PRICES_RECHECK_S ago serve as they
+        are: this runs on every call."""
+        if not (tokens or usd):
+            return NOTHING
+        prompt, completion = tokens_of(body, self._default_completion, chars)
+        if not usd:
+            return new(Need, (prompt + completion, 0.0))
+        if now and now < self._recheck_at:
+            seen = self._seen
+        else:
+            fresh = self._fresh_prices(now)
+            if fresh is None:
+                return None
+            seen = fresh
         model = body.get("model")
-        seen_in, seen = self._seen
-        price = seen.get(model) if seen_in is prices and type(model) is str else None
+        price = seen.get(model) if type(model) is str else None
         if price is None:
-            price = self._price(prices, model)
+            price = self._price(model)
         usd_need = prompt * price.prompt + completion * price.completion + price.request
         return new(Need, (prompt + completion, usd_need))
 

@@ -31,7 +31,7 @@ from app.errors import GatewayError, is_openai_path
 from app.json_shape import Json
 from app.pipeline import Call, Outcome
 from app.quotas.estimate import Estimator
-from app.quotas.limits import Decision, LimitKind, Limits, Need, Standing
+from app.quotas.limits import Decision, LimitKind, Limits, Need, Shown, Standing
 from app.quotas.memory import MemoryStore, Refused
 from app.quotas.overrides import OverrideStore
 
@@ -53,10 +53,11 @@ class Store(Protocol):
     async def standing(self, key: str, limits: Limits, now: float) -> list[Standing]: ...
 
 
-# What a call holds until it is recorded (`Call.reservation`): its reservation's id and its
+# What a call holds until it is recorded (`Call.reservation`): its reservation's id (an int
+# from the in-process store's fast path, a string unique across processes otherwise) and its
 # need, under the caller's principal id. A plain tuple: a NamedTuple's constructor is a Python
 # call, and on this path each one was measurable (the quotas stage, bench/README.md).
-Held = tuple[str, Need]
+Held = tuple[str | int, Need]
 
 
 _WHAT: dict[LimitKind, tuple[str, str, str]] = {
@@ -73,17 +74,17 @@ def _amount(kind: LimitKind, value: float) -> str:
     return f"{value:.6g}" if kind.startswith("usd") else str(int(value))
 
 
-# A limit's header value, by kind and limit: the same on every call (this runs on every call).
-_LIMIT_VALUES: dict[tuple[LimitKind, float], bytes] = {}
+# A limit's header, by kind and limit: the same on every call (this runs on every call).
+_LIMIT_HEADERS: dict[tuple[LimitKind, float], tuple[bytes, bytes]] = {}
 
 
-def limit_headers(standing: Standing) -> list[tuple[bytes, bytes]]:
+def limit_headers(standing: Shown) -> list[tuple[bytes, bytes]]:
     kind, limit, remaining, reset_s = standing
-    shown = _LIMIT_VALUES.get((kind, limit))
+    shown = _LIMIT_HEADERS.get((kind, limit))
     if shown is None:
-        shown = _amount(kind, limit).encode()
-        if len(_LIMIT_VALUES) < 10_000:  # admins' overrides: bounded
-            _LIMIT_VALUES[kind, limit] = shown
+        shown = (b"x-ratelimit-limit", _amount(kind, limit).encode())
+        if len(_LIMIT_HEADERS) < 10_000:  # admins' overrides: bounded
+            _LIMIT_HEADERS[kind, limit] = shown
     if remaining <= 0:
         left = b"0"
     elif kind[0] == "u":  # USD
@@ -91,7 +92,7 @@ def limit_headers(standing: Standing) -> list[tuple[bytes, bytes]]:
     else:
         left = b"%d" % remaining
     return [
-        (b"x-ratelimit-limit", shown),
+        shown,
         (b"x-ratelimit-remaining", left),
         (b"x-ratelimit-reset", b"%d" % math.ceil(reset_s)),
     ]
@@ -143,11 +144,12 @@ class Quotas:
         self.store = store
         # The in-process store is called without a timeout or a task: it never waits.
         self._local = store if isinstance(store, MemoryStore) else None
+        # Decided at once, with the defaults for everyone: the in-process store, no overrides.
+        self._fast = self._local if overrides is None and defaults.any else None
         # Reservation ids: unique across processes (sharing a Redis) without a uuid per call.
         self._prefix = f"{secrets.token_hex(6)}-"
         self._ids = itertools.count()
         self.defaults = defaults
-        self._defaults = defaults if defaults.any else None
         # What the defaults need estimated for each call.
         self._count_tokens = defaults.tokens_per_day is not None
         self._count_usd = defaults.usd_per_day is not None or defaults.usd_per_month is not None
@@ -168,23 +170,23 @@ class Quotas:
 
     def admit(self, call: Call, body: Json) -> Awaitable[None] | None:
         """The admission hook: decided at once in memory, awaited otherwise."""
-        local = self._local
-        if local is None or self.overrides is not None:
+        local = self._fast
+        if local is None:
             return self._admit(call, body)
-        # The in-process store and no overrides: nothing to wait for. This runs on every call,
-        # with the caches cold: each step costs several times what a loop of it measures
-        # (bench/README.md, the quotas stage), hence one flat path.
-        limits = self._defaults
+        # Nothing to wait for. This runs on every call, with the caches cold: each step costs
+        # several times what a loop of it measures (bench/README.md, the quotas stage), hence
+        # one flat path.
         principal = call.principal
-        if limits is None or principal.kind == "admin":
+        if principal.kind == "admin":
             return None
+        now = time.time()
         need = self._estimator.need_now(
-            body, call.prompt_chars, self._count_tokens, self._count_usd
+            body, call.prompt_chars, self._count_tokens, self._count_usd, now
         )
         if need is None:  # the prices are being fetched
             return self._admit(call, body)
-        reservation = f"{self._prefix}{next(self._ids)}"
-        now = time.time()
+        limits = self.defaults
+        reservation = next(self._ids)
         try:
             standing = local.reserve(principal.id, limits, need, reservation, now, self._hold_s)
         except Refused as refused:
@@ -202,13 +204,15 @@ class Quotas:
         tokens = limits.tokens_per_day is not None
         usd = limits.usd_per_day is not None or limits.usd_per_month is not None
         need = await self._estimator.need(body, call.prompt_chars, tokens, usd)
-        reservation = f"{self._prefix}{next(self._ids)}"
         now = time.time()
+        reservation: str | int
         if self._local is not None:
+            reservation = next(self._ids)
             decision = await self._local.admit(
                 principal.id, limits, need, reservation, now, self._hold_s
             )
         else:
+            reservation = f"{self._prefix}{next(self._ids)}"
             found = await self._admit_remote(call, limits, need, reservation, now)
             if found is None:  # the store is away and QUOTA_FAIL_MODE=open
                 return
@@ -267,24 +271,27 @@ class Quotas:
     def record(self, call: Call, outcome: Outcome) -> None:
         """The record hook: settle the call's reservation with what it used."""
         held = call.reservation
-        if type(held) is not tuple:
+        if held is None:
             return
-        reservation: str
+        reservation: str | int
         need: Need
         reservation, need = held
         usage = call.usage
-        spent = outcome.kind in MAY_HAVE_SPENT
-        known_tokens = usage.prompt_tokens is not None or usage.completion_tokens is not None
-        if known_tokens:
-            tokens = (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
+        prompt, completion, usd = usage.prompt_tokens, usage.completion_tokens, usage.cost_usd
+        if prompt is not None or completion is not None:
+            tokens = (prompt or 0) + (completion or 0)
+        elif outcome.kind in MAY_HAVE_SPENT:
+            tokens = need[0]
         else:
-            tokens = need[0] if spent else 0
-        usd = usage.cost_usd if usage.cost_usd is not None else need[1] if spent else 0.0
+            tokens = 0
+        if usd is None:
+            usd = need[1] if outcome.kind in MAY_HAVE_SPENT else 0.0
         key = call.principal.id
         if self._local is not None:
             self._local.settle_now(key, reservation, tokens, usd, time.time())
             return
-        task = asyncio.get_running_loop().create_task(self._settle(key, reservation, tokens, usd))
+        remote = str(reservation)  # always a string: ids are ints in this process's store only
+        task = asyncio.get_running_loop().create_task(self._settle(key, remote, tokens, usd))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 

@@ -84,6 +84,10 @@ class Standing(NamedTuple):
     reset_s: float  # seconds until the limit is whole again (or, refused, until one fits)
 
 
+# A limit as an admitted call leaves it, for its headers: a `Standing`, or the same four values
+# as a plain tuple, which the in-process store returns (no constructor to call on every call).
+Shown = tuple[LimitKind, float, float, float]
+
 # Builds a NamedTuple without its constructor, which is a Python call: on the quotas' hot path
 # each one was measurable (the quotas stage, bench/README.md). `new(Need, (tokens, usd))`.
 new = tuple.__new__

@@ -14,8 +14,8 @@ from app.quotas.limits import (
     LimitKind,
     Limits,
     Need,
+    Shown,
     Standing,
-    new,
     periods,
     today,
 )
@@ -34,7 +34,8 @@ class Refused(Exception):
 @dataclass(slots=True)
 class _Account:
     tat: float = 0.0  # GCRA: when the next request would be "on time"
-    held: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # tokens, usd, expiry
+    # By reservation id: tokens, USD, expiry.
+    held: dict[str | int, tuple[int, float, float]] = field(default_factory=dict)
     held_tokens: int = 0
     held_usd: float = 0.0
     next_expiry: float = float("inf")  # the soonest a reservation expires
@@ -44,7 +45,7 @@ class _Account:
     month: str = ""
     month_usd: float = 0.0
 
-    def release(self, reservation: str) -> None:
+    def release(self, reservation: str | int) -> None:
         tokens, usd, _ = self.held.pop(reservation)
         self.held_tokens -= tokens
         self.held_usd = max(0.0, self.held_usd - usd)
@@ -62,17 +63,29 @@ class MemoryStore:
         self._day = today(0.0)  # the day of the last call
 
     async def admit(
-        self, key: str, limits: Limits, need: Need, reservation: str, now: float, expires_s: float
+        self,
+        key: str,
+        limits: Limits,
+        need: Need,
+        reservation: str | int,
+        now: float,
+        expires_s: float,
     ) -> Decision:
         try:
-            standing = self.reserve(key, limits, need, reservation, now, expires_s)
+            shown = self.reserve(key, limits, need, reservation, now, expires_s)
         except Refused as refused:
             return Decision(False, refused.standing)
-        return Decision(True, standing)
+        return Decision(True, None if shown is None else Standing(*shown))
 
     def reserve(
-        self, key: str, limits: Limits, need: Need, reservation: str, now: float, expires_s: float
-    ) -> Standing | None:
+        self,
+        key: str,
+        limits: Limits,
+        need: Need,
+        reservation: str | int,
+        now: float,
+        expires_s: float,
+    ) -> Shown | None:
         """Admit the call and hold its need (the tightest limit after it is returned, None
         when nothing limits), or raise `Refused`. The quota hook calls this on every call,
         where the caches are cold (the rest of a request has run since) and each step costs
@@ -81,7 +94,7 @@ class MemoryStore:
         if account is None or account.next_expiry <= now:
             account = self._account(key, now)
         day = self._day
-        if not day.start <= now < day.end:
+        if now >= day.end or now < day.start:
             day = self._day = today(now)
         if account.day != day.day:
             account.roll(day)
@@ -149,7 +162,7 @@ class MemoryStore:
             account.next_expiry = expiry
         account.held_tokens += need_tokens
         account.held_usd += need_usd
-        return None if share > 1.0 else new(Standing, (kind, shown, left, reset))
+        return None if share > 1.0 else (kind, shown, left, reset)
 
     async def standing(self, key: str, limits: Limits, now: float) -> list[Standing]:
         """Every set limit as it stands, nothing reserved (GET /api/v1/limits)."""
@@ -212,7 +225,9 @@ class MemoryStore:
     async def settle(self, key: str, reservation: str, tokens: int, usd: float, now: float) -> None:
         self.settle_now(key, reservation, tokens, usd, now)
 
-    def settle_now(self, key: str, reservation: str, tokens: int, usd: float, now: float) -> None:
+    def settle_now(
+        self, key: str, reservation: str | int, tokens: int, usd: float, now: float
+    ) -> None:
         """The call's real use replaces its reservation (which may have expired meanwhile)."""
         account = self._accounts.get(key)
         if account is None:
@@ -224,7 +239,7 @@ class MemoryStore:
                 usd_left = account.held_usd - held[1]
                 account.held_usd = usd_left if usd_left > 0.0 else 0.0
         day = self._day
-        if not day.start <= now < day.end:
+        if now >= day.end or now < day.start:
             day = self._day = today(now)
         if account.day != day.day:
             account.roll(day)
