@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -33,6 +34,7 @@ from bench.scenarios import SCENARIOS
 from bench.stages import STAGES
 from mock_openrouter.process import start_mock
 
+ROOT = Path(__file__).resolve().parent.parent
 WARM_UP = 200
 Where = tuple[str, str]  # file, function
 
@@ -52,7 +54,7 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
 
 
 def _short(filename: str) -> str:
-    for marker in ("/site-packages/", "/lib/python3.11/", "/work/main/"):
+    for marker in ("/site-packages/", "/lib/python3.11/", f"{ROOT}/"):
         if marker in filename:
             return filename.split(marker, 1)[1]
     return filename

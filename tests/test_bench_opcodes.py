@@ -1,0 +1,30 @@
+"""`python -m bench.opcodes` (the steady check of a stage's cost, bench/README.md) runs, and
+counts what the quotas add where they add it."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_quotas_stage_is_counted_by_function() -> None:
+    command = [sys.executable, "-m", "bench.opcodes", "--stage", "quotas", "--requests", "20"]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = done.stdout
+    off = re.search(r"quotas off: ([\d,]+) bytecodes per request", report)
+    on = re.search(r"quotas on, in-process: ([\d,]+) \(\+([\d,]+), \+([\d.]+) %\)", report)
+    assert off, report
+    assert on, report
+    more = int(on[2].replace(",", ""))
+    # Each figure rounded on its own: the difference of the rounded ones is within 1.
+    assert abs(int(on[1].replace(",", "")) - int(off[1].replace(",", "")) - more) <= 1
+    assert 100 < more < 5000  # the five limits' admission and settlement, nowhere near nothing
+    # The store's admission is among the functions that differ most, counted per request.
+    reserve = re.search(r"\+\s*([\d.]+)\s+0\.0\s+app/quotas/memory\.py reserve", report)
+    assert reserve, report
+    assert float(reserve[1]) > 50, report
