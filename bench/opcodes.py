@@ -29,7 +29,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.main import create_app
-from bench.profile import SECRET, _call, _scope, _settings, _token, out
+from bench.profile import SECRET, _settings, _token, out, run_batch
 from bench.scenarios import SCENARIOS
 from bench.stages import STAGES
 from mock_openrouter.process import start_mock
@@ -64,18 +64,6 @@ async def _count(
     app: FastAPI, state: dict[str, Any], args: argparse.Namespace, token: str
 ) -> Counter[Where]:
     scenario = next(s for s in SCENARIOS if s.key == args.scenario)
-
-    async def batch(n: int) -> None:
-        queue = iter(range(n))
-
-        async def worker() -> None:
-            for _ in queue:
-                scope = _scope(scenario.path, token, state)
-                status = await _call(app, scope, scenario.body, lambda _b: None)
-                assert status == 200, status
-
-        await asyncio.gather(*(worker() for _ in range(16)))
-
     counts: Counter[Where] = Counter()
 
     def tracer(frame: FrameType, event: str, _arg: object) -> Any:
@@ -85,10 +73,11 @@ async def _count(
             counts[code.co_filename, code.co_name] += 1
         return tracer
 
-    await batch(WARM_UP)  # connections, caches, the catalog's prices
+    # Untraced first: connections, caches, the catalog's prices.
+    await run_batch(app, state, scenario, token, WARM_UP)
     sys.settrace(tracer)
     try:
-        await batch(args.requests)
+        await run_batch(app, state, scenario, token, args.requests)
     finally:
         sys.settrace(None)
     return counts

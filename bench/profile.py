@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.main import create_app
-from bench.scenarios import HI, SCENARIOS, UPSTREAM_KEY
+from bench.scenarios import HI, SCENARIOS, UPSTREAM_KEY, Scenario
 from mock_openrouter.process import start_mock
 
 SECRET = "bench-profile-secret-0123456789"
@@ -115,30 +115,34 @@ async def _with_app(mock_url: str, work: Work) -> None:
         await work(app, dict(state or {}))
 
 
+async def run_batch(
+    app: FastAPI, state: dict[str, Any], scenario: Scenario, token: str, n: int
+) -> None:
+    """`n` of the scenario's requests through the app, 16 in flight, each answered 200."""
+    queue = iter(range(n))
+
+    async def worker() -> None:
+        for _ in queue:
+            scope = _scope(scenario.path, token, state)
+            status = await _call(app, scope, scenario.body, lambda _b: None)
+            assert status == 200, status
+
+    await asyncio.gather(*(worker() for _ in range(16)))
+
+
 def cpu(args: argparse.Namespace, mock_url: str) -> Coroutine[Any, Any, None]:
     scenario = next(s for s in SCENARIOS if s.key == args.scenario)
     token = _token()
 
-    async def batch(app: FastAPI, state: dict[str, Any], n: int) -> None:
-        queue = iter(range(n))
-
-        async def worker() -> None:
-            for _ in queue:
-                scope = _scope(scenario.path, token, state)
-                status = await _call(app, scope, scenario.body, lambda _b: None)
-                assert status == 200, status
-
-        await asyncio.gather(*(worker() for _ in range(16)))
-
     async def work(app: FastAPI, state: dict[str, Any]) -> None:
-        await batch(app, state, 200)  # warm-up: connections, caches
+        await run_batch(app, state, scenario, token, 200)  # warm-up: connections, caches
         start = time.process_time()
-        await batch(app, state, args.requests)
+        await run_batch(app, state, scenario, token, args.requests)
         used = time.process_time() - start
         out(f"{scenario.label}: {used / args.requests * 1e6:.0f} CPU µs per request in-process")
         profiler = cProfile.Profile()
         profiler.enable()
-        await batch(app, state, args.requests)
+        await run_batch(app, state, scenario, token, args.requests)
         profiler.disable()
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(args.top)
 
