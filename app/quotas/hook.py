@@ -151,8 +151,7 @@ class Quotas:
         self._ids = itertools.count()
         self.defaults = defaults
         # What the defaults need estimated for each call.
-        self._count_tokens = defaults.tokens_per_day is not None
-        self._count_usd = defaults.usd_per_day is not None or defaults.usd_per_month is not None
+        self._count_tokens, self._count_usd = defaults.counted()
         self.overrides = overrides
         self._estimator = estimator
         self._fail_open = fail_open
@@ -201,8 +200,7 @@ class Quotas:
         limits = await self.limits_for(principal)
         if limits is None:
             return
-        tokens = limits.tokens_per_day is not None
-        usd = limits.usd_per_day is not None or limits.usd_per_month is not None
+        tokens, usd = limits.counted()
         need = await self._estimator.need(body, call.prompt_chars, tokens, usd)
         now = time.time()
         reservation: str | int

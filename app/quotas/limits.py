@@ -38,6 +38,13 @@ class Limits:
             or self.concurrent is not None
         )
 
+    def counted(self) -> tuple[bool, bool]:
+        """What a call's need must count under these limits: its tokens, its USD."""
+        return (
+            self.tokens_per_day is not None,
+            self.usd_per_day is not None or self.usd_per_month is not None,
+        )
+
     def values(self) -> tuple[float | None, ...]:
         """In the stores' order: concurrent, rpm, tokens/day, USD/day, USD/month."""
         return (
