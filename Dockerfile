@@ -15,13 +15,20 @@ WORKDIR /srv
 # changes, not on every code change. scripts/lock.py writes the lock from what the tests ran.
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY app ./app
 COPY mock_openrouter ./mock_openrouter
 # The project itself adds no dependency beyond the lock (`pip check` fails the build if the
-# lock misses one). The usage ledger's SQLite file lives in DATA_DIR, which the unprivileged
-# user must own.
-RUN pip install --no-cache-dir --no-deps . \
+# lock misses one). setup.py compiles the quotas' per-call modules with mypyc, which needs a C
+# compiler for this one step: it is installed and removed in the same layer. The usage ledger's
+# SQLite file lives in DATA_DIR, which the unprivileged user must own.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --no-cache-dir --no-deps . \
+    && apt-get purge -y --auto-remove gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/* build \
+    && python -I -c "import app.quotas.memory as m; assert m.__file__.endswith('.so'), m.__file__" \
     && pip check \
     && useradd --system --uid 10001 --no-create-home gateway \
     && mkdir -p /var/lib/ai-gateway \

@@ -11,7 +11,8 @@ time on this shared 2-core VM did: the same loop took 155 or 250 ms from one min
 so a change to a stage's hot path is judged here in seconds, and `bench/run.sh --stage` gives the
 CPU figure the budget is set in. Bytecodes are not CPU: the C underneath (orjson, httptools,
 the sockets) is not counted, and uvicorn is not running (in the quotas stage, its writing of the
-three X-RateLimit headers is ~130 more per request over the wire).
+three X-RateLimit headers is ~130 more per request over the wire), and neither are the modules
+setup.py compiles with mypyc (the quotas' per-call path): the report names them when they are.
 """
 
 import argparse
@@ -121,6 +122,13 @@ def main() -> None:
     out(f"  {off_label}: {total_off:,.0f} bytecodes per request")
     more, share = total_on - total_off, 100 * (total_on / total_off - 1)
     out(f"  {label}: {total_on:,.0f} ({more:+,.0f}, {share:+.2f} %)")
+    compiled = sorted(
+        name
+        for name, module in sys.modules.items()
+        if name.startswith("app.") and str(getattr(module, "__file__", "")).endswith(".so")
+    )
+    if compiled:
+        out(f"  compiled with mypyc (their machine code not counted): {', '.join(compiled)}")
     out("  per request, by function (on - off, off):")
     differ = {where: (on[where] - off[where]) / n for where in off.keys() | on.keys()}
     for where, more in sorted(differ.items(), key=lambda kv: -abs(kv[1]))[: args.top]:

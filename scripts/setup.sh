@@ -19,7 +19,22 @@ spec="."
 [ "$extra" = "dev" ] && spec=".[dev]"
 # The image's pinned versions (requirements.lock) constrain .venv too: the tests run what the
 # image runs, on any machine, and scripts/lock.py stays in step.
-stamp=".venv/.installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)-${extra:-run}"
+# The modules pyproject.toml names under [tool.ai-gateway] `compiled` are built in place with
+# mypyc by the install (setup.py): a change to one reinstalls, and so does a source newer than
+# what was built from it (a checkout back to an earlier version).
+compiled=$("$py" -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["ai-gateway"]["compiled"])')
+stamp=".venv/.installed-$(cat pyproject.toml requirements.lock setup.py $compiled | sha256sum | cut -c1-16)-${extra:-run}"
+built=(ai_gateway_native__mypyc.*.so)
+for source in $compiled; do built+=("${source%.py}".*.so); done
+for so in "${built[@]}"; do
+  [ -e "$so" ] || continue
+  for source in $compiled; do
+    if [ "$source" -nt "$so" ]; then
+      rm -f "${built[@]}" "$stamp"
+      break 2
+    fi
+  done
+done
 if [ ! -f "$stamp" ]; then
   echo "installing ai-gateway${extra:+ with $extra tools} into .venv" >&2
   log=$(mktemp)
@@ -29,6 +44,6 @@ if [ ! -f "$stamp" ]; then
     cat "$log" >&2
     exit 1
   fi
-  rm -f "$log"
+  rm -f "$log" .venv/.installed-*-"${extra:-run}"
   touch "$stamp"
 fi

@@ -10,10 +10,21 @@ import pytest
 
 from mock_openrouter.process import MockProcess, start_mock
 from mock_openrouter.testing import MockControl
+from tests.compiled import stale
 from tests.factories import make_token
 from tests.gateways import GatewayFactory
 from tests.ledger_support import postgres_role, postgres_url
 from tests.procs import GatewayProcess
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:  # noqa: ARG001 (pytest's hook)
+    changed = stale()
+    if changed:
+        pytest.exit(
+            f"{', '.join(changed)} changed since it was compiled (setup.py), so the tests would "
+            "run the old code: run scripts/setup.sh dev (scripts/test.sh does) to rebuild it",
+            returncode=4,
+        )
 
 
 @pytest.fixture(scope="session")

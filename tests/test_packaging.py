@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from app.config import Settings
+from tests.compiled import COMPILED, compiles, module_name
 from tests.dockerfile import instructions, lay_out_workdir, pip_commands, start_command
 from tests.factories import JWT_SECRET, UPSTREAM_KEY
 from tests.procs import command_line_server, free_port
@@ -89,6 +90,24 @@ def test_image_install_and_start_command_in_fresh_venv(tmp_path: Path) -> None:
             timeout=600,
         )
         assert pip.returncode == 0, f"pip {' '.join(args)}: {pip.stdout}{pip.stderr}"
+    # The build compiled the quotas' per-call modules (setup.py), as the image checks it did
+    # (with the compiler it installs for the step; here, where there is one).
+    check = next(c for c in instructions("RUN") if "python -I -c" in c)
+    assert "import app.quotas.memory" in check
+    assert "endswith('.so')" in check
+    script = "import importlib\n" + "".join(
+        f"print(importlib.import_module('{module_name(path)}').__file__)\n" for path in COMPILED
+    )
+    files = subprocess.run(
+        [str(env_dir / "bin" / "python"), "-I", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert len(files) == len(COMPILED)
+    suffix = ".so" if compiles() else ".py"
+    assert all(f.startswith(str(env_dir)) and f.endswith(suffix) for f in files), files
     port = free_port()
     env = {
         "PATH": f"{env_dir / 'bin'}:/usr/bin:/bin",

@@ -1,4 +1,5 @@
-"""Both quota stores, case by case, on the same clock: the in-process one and the real Redis at
+"""Both quota stores, case by case, on the same clock: the in-process one (as installed, compiled
+where there is a C compiler, and from its Python source: tests/compiled.py) and the real Redis at
 127.0.0.1:6379. Each test uses principals of its own, so runs never share a count."""
 
 import uuid
@@ -11,6 +12,7 @@ from redis.asyncio import Redis
 from app.quotas.limits import Decision, Limits, Need
 from app.quotas.memory import MemoryStore
 from app.quotas.redis_store import RedisStore
+from tests.compiled import from_source
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC).timestamp()
@@ -18,10 +20,14 @@ NOTHING = Need(0, 0.0)
 Store = MemoryStore | RedisStore
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "memory-source", "redis"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "memory-source":
+        source: MemoryStore = from_source("app/quotas/memory.py").MemoryStore()
+        yield source
         return
     client = Redis.from_url(REDIS_URL)
     try:

@@ -11,7 +11,8 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 from redis import Redis
 
-from app.quotas.estimate import tokens_of
+from app.policy import prompt_chars
+from app.quotas.need import tokens_of
 from mock_openrouter.catalog import MOCK_PRICING
 from mock_openrouter.testing import MockControl
 from tests.factories import make_token
@@ -49,7 +50,7 @@ def one_call_usd(gateway_factory: GatewayFactory, journal: MockControl) -> float
     answer = httpx.post(f"{plain.url}{LEGACY}", json=CALL, headers=bearer("probe"), timeout=30)
     assert answer.status_code == 200
     sent = next(r for r in reversed(journal.requests()) if r["path"].endswith("/chat/completions"))
-    prompt, completion = tokens_of(sent["json"], 16384)
+    prompt, completion = tokens_of(sent["json"], 16384, prompt_chars(sent["json"]))
     return prompt * float(MOCK_PRICING[0]) + completion * float(MOCK_PRICING[1])
 
 
@@ -189,7 +190,7 @@ async def test_every_stream_ending_settles_its_reservation(
         await response.aclose()
         used = await settled(client, gateway.url, user)
     sent = next(r for r in reversed(journal.requests()) if r["json"].get("model") == model)
-    prompt, completion = tokens_of(sent["json"], 16384)
+    prompt, completion = tokens_of(sent["json"], 16384, prompt_chars(sent["json"]))
     if ending == "completed":
         assert used["tokens_per_day"] == 7 + 20  # as the mock reported it
     elif ending == "upstream error":

@@ -1,9 +1,14 @@
 """Limits per caller, admitted before the upstream call and settled after it.
 
-limits.py     what is limited (settings), the need of one call, a decision, UTC periods
+limits.py     what is limited, the need of one call, a decision, UTC periods
 memory.py     the in-process store (one process)
 redis_store.py the Redis store: one atomic script per admission and per settlement
-estimate.py   a call's worst case: tokens and USD, priced from the model catalog
+need.py       a call's worst case: tokens and USD, at given prices
+estimate.py   the need at the model catalog's prices, fetched when there are none
 hook.py       the pipeline's admission and record hooks, the 429s and the headers
-service.py    the quotas for the app's lifespan
+service.py    the defaults from settings, the quotas for the app's lifespan
+
+limits.py, memory.py and need.py run on every call: setup.py compiles them with mypyc where
+there is a C compiler (pyproject.toml's [tool.ai-gateway] `compiled`), so they import only the
+standard library and each other.
 """

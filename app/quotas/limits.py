@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
-from app.config import Settings
-
 LimitKind = Literal["concurrent", "rpm", "tokens_per_day", "usd_per_day", "usd_per_month"]
 WINDOW_S = 60.0
 
@@ -63,16 +61,6 @@ KINDS: tuple[LimitKind, ...] = (
     "usd_per_day",
     "usd_per_month",
 )
-
-
-def default_limits(settings: Settings) -> Limits:
-    return Limits(
-        rpm=settings.quota_rpm,
-        tokens_per_day=settings.quota_tokens_per_day,
-        usd_per_day=settings.quota_usd_per_day,
-        usd_per_month=settings.quota_usd_per_month,
-        concurrent=settings.quota_concurrent_streams,
-    )
 
 
 class Need(NamedTuple):

@@ -104,10 +104,10 @@ class MemoryStore:
         shown = left = reset = 0.0
         concurrent = limits.concurrent
         if concurrent is not None:
-            left = concurrent - len(account.held) - 1
+            left = float(concurrent - len(account.held) - 1)
             if left < 0:
                 raise Refused(Standing("concurrent", concurrent, 0, 1.0))
-            share, shown = left / concurrent, concurrent
+            share, shown = left / concurrent, float(concurrent)
         new_tat = account.tat
         rpm = limits.rpm
         if rpm is not None:
@@ -120,7 +120,8 @@ class MemoryStore:
                 raise Refused(Standing("rpm", rpm, 0, ahead - WINDOW_S))
             rpm_left = math.floor((WINDOW_S - ahead) / interval + EPSILON)
             if rpm_left / rpm < share:
-                share, kind, shown, left, reset = rpm_left / rpm, "rpm", rpm, rpm_left, ahead
+                share, kind, reset = rpm_left / rpm, "rpm", ahead
+                shown, left = float(rpm), float(rpm_left)
         need_tokens, need_usd = need
         tokens = limits.tokens_per_day
         if tokens is not None:
@@ -131,8 +132,8 @@ class MemoryStore:
                 raise Refused(Standing("tokens_per_day", tokens, max(0, tokens - before), end))
             tokens_share = tokens_left / tokens if tokens else 0.0
             if tokens_share < share:
-                share, kind, shown = tokens_share, "tokens_per_day", tokens
-                left, reset = tokens_left, day.end - now
+                share, kind, shown = tokens_share, "tokens_per_day", float(tokens)
+                left, reset = float(tokens_left), day.end - now
         usd_day = limits.usd_per_day
         if usd_day is not None:
             before_usd = account.day_usd + account.held_usd

@@ -16,7 +16,7 @@ from app.config import Settings
 from app.pipeline import Pipeline
 from app.quotas.estimate import Estimator
 from app.quotas.hook import Quotas, Store
-from app.quotas.limits import default_limits
+from app.quotas.limits import Limits
 from app.quotas.memory import MemoryStore
 from app.quotas.overrides import OverrideStore
 from app.quotas.redis_store import RedisStore
@@ -35,6 +35,16 @@ def hold_s(settings: Settings) -> float:
         settings.image_upstream_timeout_s,
     )
     return longest + HOLD_MARGIN_S
+
+
+def default_limits(settings: Settings) -> Limits:
+    return Limits(
+        rpm=settings.quota_rpm,
+        tokens_per_day=settings.quota_tokens_per_day,
+        usd_per_day=settings.quota_usd_per_day,
+        usd_per_month=settings.quota_usd_per_month,
+        concurrent=settings.quota_concurrent_streams,
+    )
 
 
 @asynccontextmanager
