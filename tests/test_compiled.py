@@ -99,3 +99,28 @@ def test_the_need_is_the_same_compiled_and_from_source() -> None:
     assert answers[0] == answers[1]
     assert answers[0][0] is None
     assert answers[0][-2] != answers[0][-1]  # the dearest price changed with the catalog
+
+
+FASTPATH = "app/quotas/fastpath.py"
+SHOWN: list[tuple[Any, ...]] = [
+    ("rpm", 30.0, 29.0, 2.0),
+    ("rpm", 30, 0, 0.5),  # ints, as a Standing from the Redis store may hold them
+    ("concurrent", 4.0, 3.0, 0.0),
+    ("tokens_per_day", 200000.0, 199873.0, 41234.2),
+    ("usd_per_day", 0.5, 0.4876543219, 41234.9),
+    ("usd_per_month", 5.0, -0.1, 1.0),
+]
+
+
+def test_the_headers_and_the_charge_are_the_same_compiled_and_from_source() -> None:
+    compiled, source = importlib.import_module(module_name(FASTPATH)), from_source(FASTPATH)
+    for shown in SHOWN:
+        assert compiled.limit_headers(shown) == source.limit_headers(shown), shown
+    assert compiled.limit_headers(SHOWN[4]) == [
+        (b"x-ratelimit-limit", b"0.5"),
+        (b"x-ratelimit-remaining", b"0.487654"),
+        (b"x-ratelimit-reset", b"41235"),
+    ]
+    need = (500, 0.25)
+    for reported in itertools.product((None, 7), (None, 11), (None, 0.0, 0.125), (False, True)):
+        assert compiled.charged(need, *reported) == source.charged(need, *reported), reported

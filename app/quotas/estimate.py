@@ -21,9 +21,8 @@ PRICES = "quota-prices"  # the catalog's name for what build_prices derives from
 class Estimator:
     def __init__(self, catalog: ModelCatalog, default_completion: int) -> None:
         self._catalog = catalog
-        self._needs = Needs(self._prices_now, prompt_chars, default_completion)
-        # The call on every admission is the compiled one itself, not a method around it.
-        self.need_now = self._needs.need_now
+        self.needs = Needs(self._prices_now, prompt_chars, default_completion)
+        self.need_now = self.needs.need_now
         self._warned = False
 
     def _prices_now(self) -> Prices | None:
@@ -40,6 +39,6 @@ class Estimator:
             if not self._warned:
                 self._warned = True
                 log.warning("quotas: no model catalog, so no USD is reserved before calls")
-            return self._needs.tokens(body, chars)
+            return self.needs.tokens(body, chars)
         # Fetched now, and fresh: unless the catalog came back expired at once (a TTL of 0).
-        return self.need_now(body, chars, tokens, usd) or self._needs.tokens(body, chars)
+        return self.need_now(body, chars, tokens, usd) or self.needs.tokens(body, chars)

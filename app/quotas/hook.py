@@ -31,7 +31,8 @@ from app.errors import GatewayError, is_openai_path
 from app.json_shape import Json
 from app.pipeline import Call, Outcome
 from app.quotas.estimate import Estimator
-from app.quotas.limits import Decision, LimitKind, Limits, Need, Shown, Standing
+from app.quotas.fastpath import FastPath, amount, charged, limit_headers, settle
+from app.quotas.limits import Decision, LimitKind, Limits, Need, Standing
 from app.quotas.memory import MemoryStore, Refused
 from app.quotas.overrides import OverrideStore
 
@@ -70,38 +71,10 @@ _WHAT: dict[LimitKind, tuple[str, str, str]] = {
 }
 
 
-def _amount(kind: LimitKind, value: float) -> str:
-    return f"{value:.6g}" if kind.startswith("usd") else str(int(value))
-
-
-# A limit's header, by kind and limit: the same on every call (this runs on every call).
-_LIMIT_HEADERS: dict[tuple[LimitKind, float], tuple[bytes, bytes]] = {}
-
-
-def limit_headers(standing: Shown) -> list[tuple[bytes, bytes]]:
-    kind, limit, remaining, reset_s = standing
-    shown = _LIMIT_HEADERS.get((kind, limit))
-    if shown is None:
-        shown = (b"x-ratelimit-limit", _amount(kind, limit).encode())
-        if len(_LIMIT_HEADERS) < 10_000:  # admins' overrides: bounded
-            _LIMIT_HEADERS[kind, limit] = shown
-    if remaining <= 0:
-        left = b"0"
-    elif kind[0] == "u":  # USD
-        left = b"%.6g" % remaining
-    else:
-        left = b"%d" % remaining
-    return [
-        shown,
-        (b"x-ratelimit-remaining", left),
-        (b"x-ratelimit-reset", b"%d" % math.ceil(reset_s)),
-    ]
-
-
 def refusal(standing: Standing, path: str, now: float) -> GatewayError:
     legacy, openai, unit = _WHAT[standing.kind]
     wait = max(1, math.ceil(standing.reset_s))
-    limit = _amount(standing.kind, standing.limit)
+    limit = amount(standing.kind, standing.limit)
     if standing.kind == "concurrent":
         message = f"Too many AI calls at once: this account may have {limit} in flight."
         then = "Wait for one to finish, then retry."
@@ -144,14 +117,16 @@ class Quotas:
         self.store = store
         # The in-process store is called without a timeout or a task: it never waits.
         self._local = store if isinstance(store, MemoryStore) else None
-        # Decided at once, with the defaults for everyone: the in-process store, no overrides.
-        self._fast = self._local if overrides is None and defaults.any else None
         # Reservation ids: unique across processes (sharing a Redis) without a uuid per call.
         self._prefix = f"{secrets.token_hex(6)}-"
         self._ids = itertools.count()
+        # Decided at once, with the defaults for everyone: the in-process store, no overrides.
+        self._fast = (
+            FastPath(self._local, estimator.needs, defaults, self._ids, hold_s)
+            if self._local is not None and overrides is None and defaults.any
+            else None
+        )
         self.defaults = defaults
-        # What the defaults need estimated for each call.
-        self._count_tokens, self._count_usd = defaults.counted()
         self.overrides = overrides
         self._estimator = estimator
         self._fail_open = fail_open
@@ -169,30 +144,21 @@ class Quotas:
 
     def admit(self, call: Call, body: Json) -> Awaitable[None] | None:
         """The admission hook: decided at once in memory, awaited otherwise."""
-        local = self._fast
-        if local is None:
+        fast = self._fast
+        if fast is None:
             return self._admit(call, body)
-        # Nothing to wait for. This runs on every call, with the caches cold: each step costs
-        # several times what a loop of it measures (bench/README.md, the quotas stage), hence
-        # one flat path.
+        # Nothing to wait for: one compiled call (app/quotas/fastpath.py), as this runs on
+        # every call.
         principal = call.principal
         if principal.kind == "admin":
             return None
-        now = time.time()
-        need = self._estimator.need_now(
-            body, call.prompt_chars, self._count_tokens, self._count_usd, now
-        )
-        if need is None:  # the prices are being fetched
-            return self._admit(call, body)
-        limits = self.defaults
-        reservation = next(self._ids)
         try:
-            standing = local.reserve(principal.id, limits, need, reservation, now, self._hold_s)
+            admitted = fast.admit(principal.id, body, call.prompt_chars)
         except Refused as refused:
-            raise self._refused(call, refused.standing, now) from None
-        call.reservation = (reservation, need)
-        if standing is not None:
-            call.limit_headers = limit_headers(standing)
+            raise self._refused(call, refused.standing, time.time()) from None
+        if admitted is None:  # the prices are being fetched
+            return self._admit(call, body)
+        call.reservation, call.limit_headers = admitted
         return None
 
     async def _admit(self, call: Call, body: Json) -> None:
@@ -271,23 +237,27 @@ class Quotas:
         held = call.reservation
         if held is None:
             return
+        usage = call.usage
+        spent = outcome.kind in MAY_HAVE_SPENT
+        local = self._local
+        if local is not None:  # one compiled call (app/quotas/fastpath.py): this runs on every call
+            settle(
+                local,
+                call.principal.id,
+                held,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.cost_usd,
+                spent,
+            )
+            return
         reservation: str | int
         need: Need
         reservation, need = held
-        usage = call.usage
-        prompt, completion, usd = usage.prompt_tokens, usage.completion_tokens, usage.cost_usd
-        if prompt is not None or completion is not None:
-            tokens = (prompt or 0) + (completion or 0)
-        elif outcome.kind in MAY_HAVE_SPENT:
-            tokens = need[0]
-        else:
-            tokens = 0
-        if usd is None:
-            usd = need[1] if outcome.kind in MAY_HAVE_SPENT else 0.0
+        tokens, usd = charged(
+            need, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, spent
+        )
         key = call.principal.id
-        if self._local is not None:
-            self._local.settle_now(key, reservation, tokens, usd, time.time())
-            return
         remote = str(reservation)  # always a string: ids are ints in this process's store only
         task = asyncio.get_running_loop().create_task(self._settle(key, remote, tokens, usd))
         self._settling.add(task)
