@@ -21,13 +21,21 @@ spec="."
 # image runs, on any machine, and scripts/lock.py stays in step.
 # The modules pyproject.toml names under [tool.ai-gateway] `compiled` are built in place with
 # mypyc by the install (setup.py): a change to one reinstalls, and so does a source newer than
-# what was built from it (a checkout back to an earlier version).
+# what was built from it (a checkout back to an earlier version), or a module not built.
 compiled=$("$py" -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["ai-gateway"]["compiled"])')
 stamp=".venv/.installed-$(cat pyproject.toml requirements.lock setup.py $compiled | sha256sum | cut -c1-16)-${extra:-run}"
+# A compiled module is missing (deleted, or built without a compiler) where one could be built:
+# build it too.
 built=(ai_gateway_native__mypyc.*.so)
 for source in $compiled; do built+=("${source%.py}".*.so); done
 for so in "${built[@]}"; do
-  [ -e "$so" ] || continue
+  if [ ! -e "$so" ]; then
+    if [ -z "${AI_GATEWAY_PURE_PYTHON:-}" ] && command -v "$("$py" -c 'import sysconfig; print((sysconfig.get_config_var("CC") or "cc").split()[0])')" >/dev/null; then
+      rm -f "${built[@]}" "$stamp"
+      break
+    fi
+    continue
+  fi
   for source in $compiled; do
     if [ "$source" -nt "$so" ]; then
       rm -f "${built[@]}" "$stamp"

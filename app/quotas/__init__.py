@@ -9,7 +9,7 @@ fastpath.py   the hooks' per-call work: admission with the defaults in-process, 
 hook.py       the pipeline's admission and record hooks, the 429s
 service.py    the defaults from settings, the quotas for the app's lifespan
 
-limits.py, memory.py, need.py and fastpath.py run on every call: setup.py compiles them with mypyc where
-there is a C compiler (pyproject.toml's [tool.ai-gateway] `compiled`), so they import only the
-standard library and each other.
+limits.py, memory.py, need.py and fastpath.py run on every call: setup.py compiles them with
+mypyc where there is a C compiler (pyproject.toml's [tool.ai-gateway] `compiled`), so they
+import only the standard library and each other.
 """

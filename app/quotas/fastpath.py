@@ -9,6 +9,7 @@ Also the X-RateLimit header values of an admitted call, for every store.
 import math
 import time
 from collections.abc import Iterator
+from typing import Final
 
 from app.quotas.limits import Limits, Need, Shown
 from app.quotas.memory import MemoryStore
@@ -23,7 +24,7 @@ def amount(kind: str, value: float) -> str:
 
 
 # A limit's header, by kind and limit: the same on every call.
-_LIMIT_HEADERS: dict[tuple[str, float], tuple[bytes, bytes]] = {}
+_LIMIT_HEADERS: Final[dict[tuple[str, float], tuple[bytes, bytes]]] = {}
 
 
 def limit_headers(standing: Shown) -> Headers:

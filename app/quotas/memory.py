@@ -6,6 +6,7 @@ tests run every case on both. Nothing here awaits, so one admission is atomic on
 
 import math
 from dataclasses import dataclass, field
+from typing import Final
 
 from app.quotas.limits import (
     WINDOW_S,
@@ -20,7 +21,7 @@ from app.quotas.limits import (
     today,
 )
 
-EPSILON = 1e-9
+EPSILON: Final = 1e-9
 
 
 class Refused(Exception):

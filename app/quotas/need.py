@@ -20,7 +20,7 @@ is app/quotas/estimate.py's.
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from app.quotas.limits import Need, new
 
@@ -28,10 +28,10 @@ from app.quotas.limits import Need, new
 # (it imports orjson).
 Json = dict[str, Any]
 
-TOKENS_PER_MESSAGE = 8
+TOKENS_PER_MESSAGE: Final = 8
 # How long the prices last looked up serve without asking the catalog whether they are still
 # fresh (a call's need is a bound; a price change reaches it within this).
-PRICES_RECHECK_S = 1.0
+PRICES_RECHECK_S: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class Price:
 
 
 Prices = tuple[dict[str, Price], Price]  # by model id; the dearest of each
-NOTHING = Need(0, 0.0)
+NOTHING: Final = Need(0, 0.0)
 
 
 def _float(value: object) -> float:
