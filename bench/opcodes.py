@@ -41,7 +41,7 @@ Where = tuple[str, str]  # file, function
 
 
 @contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
+def environment(env: dict[str, str]) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:
@@ -88,7 +88,7 @@ def _measure(
     env: dict[str, str], args: argparse.Namespace, token: str, mock_url: str
 ) -> Counter[Where]:
     async def run() -> Counter[Where]:
-        with _environment(env):
+        with environment(env):
             app = create_app(_settings(mock_url))
         async with app.router.lifespan_context(app) as state:
             return await _count(app, dict(state or {}), args, token)
