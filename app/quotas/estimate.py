@@ -22,7 +22,6 @@ class Estimator:
     def __init__(self, catalog: ModelCatalog, default_completion: int) -> None:
         self._catalog = catalog
         self.needs = Needs(self._prices_now, prompt_chars, default_completion)
-        self.need_now = self.needs.need_now
         self._warned = False
 
     def _prices_now(self) -> Prices | None:
@@ -30,7 +29,7 @@ class Estimator:
         return prices
 
     async def need(self, body: Json, chars: int | None, tokens: bool, usd: bool) -> Need:
-        found = self.need_now(body, chars, tokens, usd)
+        found = self.needs.need_now(body, chars, tokens, usd)
         if found is not None:
             return found
         try:
@@ -41,4 +40,4 @@ class Estimator:
                 log.warning("quotas: no model catalog, so no USD is reserved before calls")
             return self.needs.tokens(body, chars)
         # Fetched now, and fresh: unless the catalog came back expired at once (a TTL of 0).
-        return self.need_now(body, chars, tokens, usd) or self.needs.tokens(body, chars)
+        return self.needs.need_now(body, chars, tokens, usd) or self.needs.tokens(body, chars)

@@ -125,11 +125,14 @@ class Needs:
         self._seen: dict[str, Price] = {}
         self._recheck_at = 0.0
 
+    def _bounds(self, body: Json, chars: int | None) -> tuple[int, int]:
+        """(prompt, completion) tokens at most, the prompt counted here if the policy did not."""
+        counted = self._count(body) if chars is None else chars
+        return tokens_of(body, self._default_completion, counted)
+
     def tokens(self, body: Json, chars: int | None) -> Need:
         """The call's tokens at most, and no USD (when there are no prices)."""
-        prompt, completion = tokens_of(
-            body, self._default_completion, self._count(body) if chars is None else chars
-        )
+        prompt, completion = self._bounds(body, chars)
         return new(Need, (prompt + completion, 0.0))
 
     def need_now(
@@ -152,9 +155,7 @@ class Needs:
                 self._prices, self._seen = prices, {}
             self._recheck_at = now + PRICES_RECHECK_S if now else 0.0
             seen = self._seen
-        prompt, completion = tokens_of(
-            body, self._default_completion, self._count(body) if chars is None else chars
-        )
+        prompt, completion = self._bounds(body, chars)
         model = body.get("model")
         price = seen.get(model) if type(model) is str else None
         if price is None:
