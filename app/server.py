@@ -9,6 +9,7 @@ import socket
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from app import logs
 from app.config import Settings
@@ -78,7 +79,17 @@ def serve(
     # One format for every line, uvicorn's too, each with the request id (app/logs.py).
     configure_logging(settings)
     app = create_app(settings)
-    config = uvicorn.Config(
+    config = uvicorn_config(app, settings, host, port)
+    tune_gc()
+    liveness = None
+    if settings.health_port is not None:
+        liveness = LivenessListener(host, settings.health_port)
+    GatewayServer(config, app.state.shutdown, liveness).run(sockets=sockets)
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    """How uvicorn serves the gateway (also bench/same_process.py, which serves several)."""
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -96,8 +107,3 @@ def serve(
         # Long enough for open streams to use their grace and send their last event.
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
     )
-    tune_gc()
-    liveness = None
-    if settings.health_port is not None:
-        liveness = LivenessListener(host, settings.health_port)
-    GatewayServer(config, app.state.shutdown, liveness).run(sockets=sockets)

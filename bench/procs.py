@@ -134,6 +134,18 @@ def start_mock_server(seed: int) -> Server:
     return Server("mock", start_mock(seed=seed, bench=True))
 
 
+def gateway_env(mock_url: str, secret: str, data_dir: Path) -> dict[str, str]:
+    """The settings every measured gateway runs with, before a stage's own."""
+    return {
+        "DATA_DIR": str(data_dir),
+        "OPENROUTER_API_KEY": "sk-or-bench-0123456789",
+        "OPENROUTER_BASE_URL": f"{mock_url}/api/v1",
+        "JWT_SECRET": secret,
+        "LOG_LEVEL": "warning",
+        "UPSTREAM_MAX_CONNECTIONS": str(GATEWAY_POOL),
+    }
+
+
 def start_gateway(
     workdir: Path,
     mock: Server,
@@ -146,14 +158,9 @@ def start_gateway(
     slug = name.replace(" ", "-").replace(",", "").replace("(", "").replace(")", "")
     env = {
         **os.environ,
-        # The ledger's SQLite file (when it is on) in the run's directory, one per process.
-        "DATA_DIR": str(workdir / f"data-{slug}"),
         "PYTHONPATH": str(ROOT),
-        "OPENROUTER_API_KEY": "sk-or-bench-0123456789",
-        "OPENROUTER_BASE_URL": f"{mock.url}/api/v1",
-        "JWT_SECRET": secret,
-        "LOG_LEVEL": "warning",
-        "UPSTREAM_MAX_CONNECTIONS": str(GATEWAY_POOL),
+        # The ledger's SQLite file (when it is on) in the run's directory, one per process.
+        **gateway_env(mock.url, secret, workdir / f"data-{slug}"),
         **(extra_env or {}),
     }
     cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]

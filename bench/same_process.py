@@ -25,12 +25,11 @@ import httpx
 import uvicorn
 
 from app.config import Settings
-from app.http_protocol import bounded_protocol
 from app.main import create_app
-from app.server import tune_gc
+from app.server import tune_gc, uvicorn_config
 from bench import wrk
 from bench.opcodes import environment
-from bench.procs import GATEWAY_POOL, LOAD_CORE, free_port, launch, pin_self, start_mock_server
+from bench.procs import LOAD_CORE, free_port, gateway_env, launch, pin_self, start_mock_server
 from bench.profile import SECRET, _token, out
 from bench.scenarios import SCENARIOS
 from bench.stages import STAGES, Stage
@@ -51,29 +50,11 @@ def serve(mock_url: str, stage: Stage, ports: list[int], data_dir: Path) -> None
     """The server process: one app per setting, every one on the same event loop."""
     servers = []
     for n, ((_, env), port) in enumerate(zip(_settings_envs(stage), ports, strict=True)):
-        base = {
-            "OPENROUTER_API_KEY": "sk-or-bench-0123456789",
-            "OPENROUTER_BASE_URL": f"{mock_url}/api/v1",
-            "JWT_SECRET": SECRET,
-            "LOG_LEVEL": "warning",
-            "UPSTREAM_MAX_CONNECTIONS": str(GATEWAY_POOL),
-            "DATA_DIR": str(data_dir / f"app-{n}"),  # a ledger's SQLite file per app
-        }
-        with environment({**base, **env}):
+        # A ledger's SQLite file per app.
+        with environment({**gateway_env(mock_url, SECRET, data_dir / f"app-{n}"), **env}):
             settings = Settings()
             app = create_app(settings)
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            http=bounded_protocol(settings),
-            loop=settings.event_loop,
-            log_level="warning",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-        )
-        servers.append(uvicorn.Server(config))
+        servers.append(uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port)))
     tune_gc()
 
     async def run() -> None:
