@@ -65,11 +65,9 @@ KINDS: tuple[LimitKind, ...] = (
 )
 
 
-class Need(NamedTuple):
-    """A call's worst case, held while it runs."""
-
-    tokens: int
-    usd: float
+# A call's worst case, held while it runs: (tokens, USD). A plain tuple: compiled, a NamedTuple
+# is built through two module globals and a Python-level call on every call.
+Need = tuple[int, float]
 
 
 class Standing(NamedTuple):
@@ -84,10 +82,6 @@ class Standing(NamedTuple):
 # A limit as an admitted call leaves it, for its headers: a `Standing`, or the same four values
 # as a plain tuple, which the in-process store returns (no constructor to call on every call).
 Shown = tuple[LimitKind, float, float, float]
-
-# Builds a NamedTuple without its constructor, which is a Python call: on the quotas' hot path
-# each one was measurable (the quotas stage, bench/README.md). `new(Need, (tokens, usd))`.
-new = tuple.__new__
 
 
 class Decision(NamedTuple):

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from app.quotas.limits import Need, new
+from app.quotas.limits import Need
 
 # app/json_shape.py's `Json`, written out: a compiled module's build cannot import that one
 # (it imports orjson).
@@ -42,7 +42,7 @@ class Price:
 
 
 Prices = tuple[dict[str, Price], Price]  # by model id; the dearest of each
-NOTHING: Final = Need(0, 0.0)
+NOTHING: Final[Need] = (0, 0.0)
 
 
 def _float(value: object) -> float:
@@ -133,7 +133,7 @@ class Needs:
     def tokens(self, body: Json, chars: int | None) -> Need:
         """The call's tokens at most, and no USD (when there are no prices)."""
         prompt, completion = self._bounds(body, chars)
-        return new(Need, (prompt + completion, 0.0))
+        return prompt + completion, 0.0
 
     def need_now(
         self, body: Json, chars: int | None, tokens: bool, usd: bool, now: float = 0.0
@@ -161,7 +161,7 @@ class Needs:
         if price is None:
             price = self._price(model)
         usd_need = prompt * price.prompt + completion * price.completion + price.request
-        return new(Need, (prompt + completion, usd_need))
+        return prompt + completion, usd_need
 
     def _price(self, model: object) -> Price:
         assert self._prices is not None

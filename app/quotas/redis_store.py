@@ -182,7 +182,7 @@ class RedisStore:
     ) -> Decision:
         p = periods(now)
         args: list[str | float] = [now, p.day, p.month, *(_off(v) for v in limits.values())]
-        args += [need.tokens, need.usd, reservation, expires_s, p.to_day_end_s, p.to_month_end_s]
+        args += [need[0], need[1], reservation, expires_s, p.to_day_end_s, p.to_month_end_s]
         args.append(KEY_TTL_S)
         answer = await self._admit(keys=_keys(key), args=args)
         fields = [a.decode() if isinstance(a, bytes) else str(a) for a in answer]
