@@ -1,21 +1,60 @@
-"""The quotas' per-call work, compiled (setup.py): the hook (app/quotas/hook.py) makes one call
-here to admit a call with the defaults on the in-process store, and one to settle it there when
-it ends. Every Python step on this path was measurable (bench/README.md, the
+"""The quotas' per-call work, compiled (setup.py): the pipeline's two quota hooks themselves
+where the store is this process's (`Hooks`), so a call runs no Python frame of the quotas at
+all: admission with the defaults (the call's need, its reservation and its headers), and the
+settlement when it ends. Every Python step on this path was measurable (bench/README.md, the
 quota stage); here each is machine code.
 
-Also the X-RateLimit header values of an admitted call, for every store.
+Also the X-RateLimit header values and a call's charge, for every store.
 """
 
 import math
 import time
-from collections.abc import Iterator
-from typing import Final
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Final, Protocol
 
-from app.quotas.limits import Limits, Need, Shown
-from app.quotas.memory import MemoryStore
+from app.quotas.limits import Limits, Need, Shown, Standing
+from app.quotas.memory import MemoryStore, Refused
 from app.quotas.need import Json, Needs
 
 Headers = list[tuple[bytes, bytes]]
+# Outcomes whose calls may have spent upstream even when no usage came back.
+MAY_HAVE_SPENT: Final = frozenset({"ok", "cancelled", "stream_error", "timed_out"})
+
+
+# What the hooks read of app/pipeline.py's `Call` and what it holds: a compiled module may not
+# import those (docs/architecture.md), so they are described here, and mypy checks `Call`
+# against them where the hooks are installed (app/quotas/hook.py).
+class _Principal(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class _Usage(Protocol):
+    @property
+    def prompt_tokens(self) -> int | None: ...
+    @property
+    def completion_tokens(self) -> int | None: ...
+    @property
+    def cost_usd(self) -> float | None: ...
+
+
+class Outcome(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+
+class QuotaCall(Protocol):
+    @property
+    def principal(self) -> _Principal: ...
+    @property
+    def prompt_chars(self) -> int | None: ...
+    @property
+    def usage(self) -> _Usage: ...
+
+    reservation: tuple[Any, ...] | None
+    limit_headers: Headers | None
 
 
 def amount(kind: str, value: float) -> str:
@@ -63,40 +102,50 @@ def charged(
     return tokens, usd
 
 
-def settle(
-    store: MemoryStore,
-    key: str,
-    held: tuple[str | int, Need],
-    prompt: int | None,
-    completion: int | None,
-    usd: float | None,
-    may_have_spent: bool,
-) -> None:
-    """The call's charge replaces its reservation on the in-process store."""
-    reservation, need = held
-    tokens, cost = charged(need, prompt, completion, usd, may_have_spent)
-    store.settle_now(key, reservation, tokens, cost, time.time())
-
-
-class FastPath:
-    """Admission with the same limits for every caller (the defaults, no overrides) on the
-    in-process store: the call's need, its reservation and its headers in one call."""
+class Hooks:
+    """The quota hooks on the in-process store. Admission is decided here for a call under the
+    defaults (no admin's overrides, prices at hand); otherwise `slow` (the general admission,
+    which may wait) decides. A refusal is raised as `refused` makes it (the surface's 429)."""
 
     def __init__(
-        self, store: MemoryStore, needs: Needs, limits: Limits, ids: Iterator[int], hold_s: float
+        self,
+        store: MemoryStore,
+        needs: Needs,
+        limits: Limits,
+        ids: Iterator[int],
+        hold_s: float,
+        slow: Callable[[Any, Json], Awaitable[None]],
+        refused: Callable[[Any, Standing], Exception],
     ) -> None:
         self._store = store
         self._needs = needs
         self._limits = limits
         self._tokens, self._usd = limits.counted()
-        self._ids = ids  # the hook's reservation ids, shared with its other admissions
+        self._ids = ids  # the reservation ids, shared with the general admission
         self._hold_s = hold_s
+        self._slow = slow
+        self._refused = refused
 
-    def admit(
+    def admit(self, call: QuotaCall, body: Json) -> Awaitable[None] | None:
+        """The admission hook (app/pipeline.py): None when admitted (or not limited: the
+        admin), `slow`'s awaitable when the prices must be fetched first."""
+        principal = call.principal
+        if principal.kind == "admin":
+            return None
+        try:
+            admitted = self.reserve(principal.id, body, call.prompt_chars)
+        except Refused as refused:
+            raise self._refused(call, refused.standing) from None
+        if admitted is None:
+            return self._slow(call, body)
+        call.reservation, call.limit_headers = admitted
+        return None
+
+    def reserve(
         self, key: str, body: Json, chars: int | None
     ) -> tuple[tuple[int, Need], Headers | None] | None:
         """The call's reservation (id, need) and headers, None when the prices must be fetched
-        first (then the hook's general admission), or `Refused` raised."""
+        first, or `Refused` raised."""
         now = time.time()
         need = self._needs.need_now(body, chars, self._tokens, self._usd, now)
         if need is None:
@@ -104,3 +153,17 @@ class FastPath:
         reservation = next(self._ids)
         shown = self._store.reserve(key, self._limits, need, reservation, now, self._hold_s)
         return (reservation, need), None if shown is None else limit_headers(shown)
+
+    def record(self, call: QuotaCall, outcome: Outcome) -> None:
+        """The record hook: the call's charge replaces its reservation."""
+        held = call.reservation
+        if held is None:
+            return
+        usage = call.usage
+        reservation: str | int = held[0]
+        need: Need = held[1]
+        spent = outcome.kind in MAY_HAVE_SPENT
+        tokens, cost = charged(
+            need, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, spent
+        )
+        self._store.settle_now(call.principal.id, reservation, tokens, cost, time.time())

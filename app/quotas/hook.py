@@ -20,7 +20,6 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -29,17 +28,15 @@ from redis.exceptions import RedisError
 from app.auth import Principal
 from app.errors import GatewayError, is_openai_path
 from app.json_shape import Json
-from app.pipeline import Call, Outcome
+from app.pipeline import AdmissionHook, Call, Outcome, RecordHook
 from app.quotas.estimate import Estimator
-from app.quotas.fastpath import FastPath, amount, charged, limit_headers, settle
+from app.quotas.fastpath import MAY_HAVE_SPENT, Hooks, amount, charged, limit_headers
 from app.quotas.limits import Decision, LimitKind, Limits, Need, Standing
-from app.quotas.memory import MemoryStore, Refused
+from app.quotas.memory import MemoryStore
 from app.quotas.overrides import OverrideStore
 
 log = logging.getLogger("app.quotas")
 
-# Outcomes whose calls may have spent upstream even when no usage came back.
-MAY_HAVE_SPENT = frozenset({"ok", "cancelled", "stream_error", "timed_out"})
 STORE_ERRORS = (RedisError, OSError, TimeoutError)
 STORE_TIMEOUT_S = 2.0
 
@@ -92,6 +89,12 @@ def refusal(standing: Standing, path: str, now: float) -> GatewayError:
     )
 
 
+def _refused(call: Call, standing: Standing, now: float | None = None) -> GatewayError:
+    if call.access is not None:
+        call.access.limit = standing.kind
+    return refusal(standing, call.route.path, time.time() if now is None else now)
+
+
 def store_away(what: str, code: str) -> GatewayError:
     """The 503 while the limit store cannot be reached (QUOTA_FAIL_MODE=closed)."""
     return GatewayError(
@@ -120,12 +123,6 @@ class Quotas:
         # Reservation ids: unique across processes (sharing a Redis) without a uuid per call.
         self._prefix = f"{secrets.token_hex(6)}-"
         self._ids = itertools.count()
-        # Decided at once, with the defaults for everyone: the in-process store, no overrides.
-        self._fast = (
-            FastPath(self._local, estimator.needs, defaults, self._ids, hold_s)
-            if self._local is not None and overrides is None and defaults.any
-            else None
-        )
         self.defaults = defaults
         self.overrides = overrides
         self._estimator = estimator
@@ -133,6 +130,18 @@ class Quotas:
         self._hold_s = hold_s
         self._failing = False
         self._settling: set[asyncio.Task[None]] = set()
+        # The hooks the pipeline calls (app/quotas/service.py). On the in-process store they
+        # are compiled (app/quotas/fastpath.py), as they run on every call: admission decided
+        # there with the defaults for everyone (no overrides), settlement always.
+        self.admit: AdmissionHook = self._admit
+        self.record: RecordHook = self._record_remote
+        if self._local is not None:
+            hooks = Hooks(
+                self._local, estimator.needs, defaults, self._ids, hold_s, self._admit, _refused
+            )
+            if overrides is None and defaults.any:
+                self.admit = hooks.admit
+            self.record = hooks.record
 
     async def limits_for(self, principal: Principal) -> Limits | None:
         """The caller's limits: an admin's override for this user over the defaults (the admin
@@ -142,26 +151,8 @@ class Quotas:
         limits = base if override is None else override.over(base)
         return limits if limits.any else None
 
-    def admit(self, call: Call, body: Json) -> Awaitable[None] | None:
-        """The admission hook: decided at once in memory, awaited otherwise."""
-        fast = self._fast
-        if fast is None:
-            return self._admit(call, body)
-        # Nothing to wait for: one compiled call (app/quotas/fastpath.py), as this runs on
-        # every call.
-        principal = call.principal
-        if principal.kind == "admin":
-            return None
-        try:
-            admitted = fast.admit(principal.id, body, call.prompt_chars)
-        except Refused as refused:
-            raise self._refused(call, refused.standing, time.time()) from None
-        if admitted is None:  # the prices are being fetched
-            return self._admit(call, body)
-        call.reservation, call.limit_headers = admitted
-        return None
-
     async def _admit(self, call: Call, body: Json) -> None:
+        """Admission that may wait: for overrides, for the prices, for a remote store."""
         principal = call.principal
         limits = await self.limits_for(principal)
         if limits is None:
@@ -184,16 +175,10 @@ class Quotas:
         self._decided(call, decision, (reservation, need), now)
 
     @staticmethod
-    def _refused(call: Call, standing: Standing, now: float) -> GatewayError:
-        if call.access is not None:
-            call.access.limit = standing.kind
-        return refusal(standing, call.route.path, now)
-
-    @classmethod
-    def _decided(cls, call: Call, decision: Decision, held: Held, now: float) -> None:
+    def _decided(call: Call, decision: Decision, held: Held, now: float) -> None:
         if not decision.admitted:
             assert decision.standing is not None
-            raise cls._refused(call, decision.standing, now)
+            raise _refused(call, decision.standing, now)
         call.reservation = held
         if decision.standing is not None:
             call.limit_headers = limit_headers(decision.standing)
@@ -232,25 +217,13 @@ class Quotas:
         self._store_back()
         return found
 
-    def record(self, call: Call, outcome: Outcome) -> None:
-        """The record hook: settle the call's reservation with what it used."""
+    def _record_remote(self, call: Call, outcome: Outcome) -> None:
+        """The record hook on Redis: settle the call's reservation with what it used."""
         held = call.reservation
         if held is None:
             return
         usage = call.usage
         spent = outcome.kind in MAY_HAVE_SPENT
-        local = self._local
-        if local is not None:  # one compiled call (app/quotas/fastpath.py): this runs on every call
-            settle(
-                local,
-                call.principal.id,
-                held,
-                usage.prompt_tokens,
-                usage.completion_tokens,
-                usage.cost_usd,
-                spent,
-            )
-            return
         reservation: str | int
         need: Need
         reservation, need = held
