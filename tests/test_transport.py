@@ -2,11 +2,16 @@
 JSON answers arrive whole and decoded, event streams stay streams, aiohttp's failures arrive as
 httpx's."""
 
+import gc
+import sys
+from typing import Any
+
+import aiohttp
 import httpx
 import orjson
 import pytest
 
-from app.upstream.transport import LeanAiohttpTransport
+from app.upstream.transport import LeanAiohttpTransport, LeanResponse
 from mock_openrouter.process import MockProcess
 from tests.factories import UPSTREAM_KEY
 
@@ -63,3 +68,52 @@ async def test_refused_connection_is_an_httpx_transport_error() -> None:
         assert not isinstance(caught.value.__cause__, TimeoutError)
     finally:
         await transport.aclose()
+
+
+def recorded(base: type[aiohttp.ClientResponse]) -> tuple[type[Any], list[Any]]:
+    """A response class of its own (so its attribute names start from none, whatever other
+    tests did) that keeps every response it makes."""
+    made: list[Any] = []
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        base.__init__(self, *args, **kwargs)
+        made.append(self)
+
+    return type("Recorded", (base,), {"__slots__": (), "__init__": __init__}), made
+
+
+def own_dict(response: Any) -> bool:
+    """Whether CPython gave the instance a dict for its attributes (it does once the class's
+    shared attribute names are used up): the collector then sees that dict, else the values."""
+    return any(type(r) is dict and "status" in r for r in gc.get_referents(response))
+
+
+async def answers_in_turn(mock: MockProcess, response_class: type[Any]) -> None:
+    """A GET first (as the quotas' catalog fetch), then chat JSON, a stream and a GET again."""
+    transport = LeanAiohttpTransport(trust_env=False)
+    transport.response_class = response_class
+    try:
+        models = httpx.Request("GET", f"{mock.base_url}/models", headers=HEADERS)
+        assert (await transport.handle_async_request(models)).status_code == 200
+        url = f"{mock.base_url}/chat/completions"
+        answer = await transport.handle_async_request(chat(url, stream=False, encoding="gzip"))
+        assert answer.status_code == 200
+        streamed = await transport.handle_async_request(chat(url, stream=True, encoding="gzip"))
+        assert [chunk async for chunk in streamed.aiter_raw()]
+        await streamed.aclose()
+        assert (await transport.handle_async_request(models)).status_code == 200
+    finally:
+        await transport.aclose()
+
+
+async def test_responses_keep_their_attributes_inline_whatever_came_first(
+    mock: MockProcess,
+) -> None:
+    lean, made = recorded(LeanResponse)
+    await answers_in_turn(mock, lean)
+    assert len(made) == 4
+    assert [own_dict(response) for response in made] == [False] * 4
+    if sys.version_info[:2] == (3, 11):  # the control: aiohttp's own class, the same order
+        plain, made = recorded(aiohttp.ClientResponse)
+        await answers_in_turn(mock, plain)
+        assert [own_dict(response) for response in made] == [False, True, True, False]

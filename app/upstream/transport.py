@@ -9,7 +9,8 @@ mapping of aiohttp's errors to httpx's stay those of httpx-aiohttp, with two add
   an error that reads as "could not connect": the request was delivered and is being billed, so
   it must not be sent again (`retry.py`);
 - at most `max_keepalive_connections` idle connections are kept (aiohttp's connector has no
-  such bound of its own).
+  such bound of its own);
+- its responses keep their attributes inline whatever was asked first (`LeanResponse`).
 Why this transport and what it saves: docs/architecture.md, bench/README.md.
 """
 
@@ -56,7 +57,33 @@ class KeepaliveBoundConnector(aiohttp.TCPConnector):
         super()._release(key, protocol, should_close=should_close or idle >= self._max_idle)
 
 
+class LeanResponse(aiohttp.ClientResponse):
+    """aiohttp's response, the attributes its `__init__` always sets held in slots.
+
+    CPython 3.11 keeps an instance's attributes inline, without a dict of its own, only while
+    its class has used at most ~30 attribute names in all (the class's shared keys, filled in
+    the order instances first set them). aiohttp's response sets 29 across GET (sent at once),
+    POST (a writer task) and answers whose content type is read, so whichever kind came first
+    decided which others got a dict built for them on every call: after a first GET (the model
+    catalog, which the quotas fetch before the first call) every chat call's response did, about
+    10,000 instructions more (bench/README.md, the quota stage). In slots, these eight are out
+    of that count, and the rest fit in any order (tests/test_transport.py)."""
+
+    __slots__ = (
+        "method",
+        "_real_url",
+        "_url",
+        "_request_info",
+        "_timer",
+        "_cache",
+        "_traces",
+        "_loop",
+    )
+
+
 class LeanAiohttpTransport(AiohttpTransport):
+    response_class: type[aiohttp.ClientResponse] = LeanResponse
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._urls: dict[str, URL] = {}
@@ -74,7 +101,7 @@ class LeanAiohttpTransport(AiohttpTransport):
             keepalive_timeout=limits.keepalive_expiry,
             ssl=self.ssl_context,
         )
-        return aiohttp.ClientSession(connector=connector)
+        return aiohttp.ClientSession(connector=connector, response_class=self.response_class)
 
     def _url(self, request: httpx.Request) -> URL:
         text = str(request.url)
