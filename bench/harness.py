@@ -21,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import render, stages, streams, workers, wrk
+from bench import instructions, render, stages, streams, workers, wrk
 from bench.litellm import MASTER_KEY, start_litellm
 from bench.machine import machine, versions
 from bench.procs import (
@@ -164,6 +164,15 @@ def run(args: argparse.Namespace, results: Results) -> None:
                         connections=mode.connections,
                     )  # fmt: skip
                 )
+                if stage.counted and mode is not QUICK:
+                    if instructions.available():
+                        results.stages[-1].counted = instructions.count_stage(
+                            stage, workdir, mock.url
+                        )
+                    else:
+                        results.notes.append(
+                            f"{stage.name}: not counted (valgrind is not installed)"
+                        )
         finally:
             for server in reversed(started):
                 server.stop()

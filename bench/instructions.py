@@ -20,6 +20,7 @@ minute per setting and scenario.
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,7 @@ import httpx
 from bench.procs import ROOT, free_port, gateway_env, launch, start_mock_server
 from bench.profile import SECRET, out
 from bench.scenarios import SCENARIOS, headers, user_token
-from bench.stages import STAGES, Stage
+from bench.stages import STAGE_SCENARIOS, STAGES, Stage
 
 WARM_UP = 50
 # Under valgrind a call takes 50 to 100 times as long, so what the gateway does after some wall
@@ -126,6 +127,28 @@ def count(
         (totals["I1mr"] + totals["D1mr"] + totals["D1mw"]) / requests,
         (totals["ILmr"] + totals["DLmr"] + totals["DLmw"]) / requests,
     )
+
+
+def available() -> bool:
+    return shutil.which("valgrind") is not None and shutil.which("callgrind_control") is not None
+
+
+def count_stage(
+    stage: Stage, workdir: Path, mock_url: str, requests: int = 300
+) -> dict[str, dict[str, dict[str, float]]]:
+    """The stage's "off" setting and every judged one, counted in each stage scenario
+    (`bench/run.sh` records them beside the stage's CPU figures): label → scenario →
+    estimated cycles and instructions per request."""
+    settings = [stage.off, *((k, v) for k, v in stage.on.items() if k in stage.budget_pct)]
+    found: dict[str, dict[str, dict[str, float]]] = {}
+    for label, env in settings:
+        for key in STAGE_SCENARIOS:
+            counts = count(label, env, key, requests, workdir, mock_url)
+            found.setdefault(label, {})[key] = {
+                "cycles": counts.cycles,
+                "instructions": counts.instructions,
+            }
+    return found
 
 
 def measure(stage: Stage, scenario_key: str, requests: int) -> None:

@@ -51,6 +51,7 @@ def markdown(r: Results) -> str:
                 "",
                 *stages.table(stage),
                 "",
+                *([*stages.counted_lines(stage), ""] if stage.counted else []),
             ]
         ),
         "## Throughput with 1 and 2 workers (`--workers`, same run)",
@@ -81,6 +82,7 @@ def markdown(r: Results) -> str:
         "",
         *report.budget(r),
         *(line for stage in r.stages if (line := stages.budget(stage)) is not None),
+        *(line for stage in r.stages for line in stages.counted_budget(stage)),
     ]
     lines += ["", f"The run took {r.seconds} s."]
     if r.notes:
@@ -100,7 +102,9 @@ def stages_markdown(r: Results) -> str:
         lines += ["## Throughput with 1 and 2 workers", "", *workers.table(r.workers), ""]
     for stage in r.stages:
         lines += [f"## Stage cost: {stage.name} (interleaved rounds)", "", *stages.table(stage), ""]
+        lines += [*stages.counted_lines(stage), ""] if stage.counted else []
     lines += [line for stage in r.stages if (line := stages.budget(stage)) is not None]
+    lines += [line for stage in r.stages for line in stages.counted_budget(stage)]
     lines += ["", f"The run took {r.seconds} s."]
     return "\n".join(lines) + "\n"
 
@@ -138,6 +142,7 @@ def from_json(raw: dict[str, Any]) -> Results:
                 for label, row in stage["rounds"].items()
             },
             stage["skipped"],
+            stage.get("counted", {}),
         )
         for stage in raw.get("stages", [])
     ]

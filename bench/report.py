@@ -42,6 +42,9 @@ class StageResult:
     budget_pct: dict[str, float]  # label → the most it may add, in %
     rounds: dict[str, dict[str, list[Measured]]] = field(default_factory=dict)  # label → key
     skipped: dict[str, str] = field(default_factory=dict)  # what could not run, and why
+    # Counted under callgrind (bench/instructions.py): label → scenario → estimated cycles and
+    # instructions per request.
+    counted: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
 @dataclass
