@@ -102,6 +102,22 @@ def charged(
     return tokens, usd
 
 
+def charge(call: QuotaCall, outcome: Outcome) -> tuple[str | int, int, float] | None:
+    """The call's reservation and what it is charged (`charged`), None when it holds none: the
+    record hook's reading of a call, for every store."""
+    held = call.reservation
+    if held is None:
+        return None
+    usage = call.usage
+    need: Need = held[1]
+    spent = outcome.kind in MAY_HAVE_SPENT
+    tokens, cost = charged(
+        need, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, spent
+    )
+    reservation: str | int = held[0]
+    return reservation, tokens, cost
+
+
 class Hooks:
     """The quota hooks on the in-process store. Admission is decided here for a call under the
     defaults (no admin's overrides, prices at hand); otherwise `slow` (the general admission,
@@ -156,14 +172,7 @@ class Hooks:
 
     def record(self, call: QuotaCall, outcome: Outcome) -> None:
         """The record hook: the call's charge replaces its reservation."""
-        held = call.reservation
-        if held is None:
-            return
-        usage = call.usage
-        reservation: str | int = held[0]
-        need: Need = held[1]
-        spent = outcome.kind in MAY_HAVE_SPENT
-        tokens, cost = charged(
-            need, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, spent
-        )
-        self._store.settle_now(call.principal.id, reservation, tokens, cost, time.time())
+        found = charge(call, outcome)
+        if found is not None:
+            reservation, tokens, cost = found
+            self._store.settle_now(call.principal.id, reservation, tokens, cost, time.time())

@@ -30,7 +30,7 @@ from app.errors import GatewayError, is_openai_path
 from app.json_shape import Json
 from app.pipeline import AdmissionHook, Call, Outcome, RecordHook
 from app.quotas.estimate import Estimator
-from app.quotas.fastpath import MAY_HAVE_SPENT, Hooks, amount, charged, limit_headers
+from app.quotas.fastpath import Hooks, amount, charge, limit_headers
 from app.quotas.limits import Decision, LimitKind, Limits, Need, Standing
 from app.quotas.memory import MemoryStore
 from app.quotas.overrides import OverrideStore
@@ -219,17 +219,10 @@ class Quotas:
 
     def _record_remote(self, call: Call, outcome: Outcome) -> None:
         """The record hook on Redis: settle the call's reservation with what it used."""
-        held = call.reservation
-        if held is None:
+        found = charge(call, outcome)
+        if found is None:
             return
-        usage = call.usage
-        spent = outcome.kind in MAY_HAVE_SPENT
-        reservation: str | int
-        need: Need
-        reservation, need = held
-        tokens, usd = charged(
-            need, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, spent
-        )
+        reservation, tokens, usd = found
         key = call.principal.id
         remote = str(reservation)  # always a string: ids are ints in this process's store only
         task = asyncio.get_running_loop().create_task(self._settle(key, remote, tokens, usd))
