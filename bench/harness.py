@@ -166,9 +166,7 @@ def run(args: argparse.Namespace, results: Results) -> None:
                 )
                 if stage.counted and mode is not QUICK:
                     if instructions.available():
-                        results.stages[-1].counted = instructions.count_stage(
-                            stage, workdir, mock.url
-                        )
+                        results.stages[-1].counted = instructions.count_stage(stage, workdir, mock)
                     else:
                         results.notes.append(
                             f"{stage.name}: not counted (valgrind is not installed)"

@@ -19,17 +19,15 @@ minute per setting and scenario.
 """
 
 import argparse
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from bench.procs import ROOT, free_port, gateway_env, launch, start_mock_server
+from bench.procs import Server, start_gateway, start_mock_server
 from bench.profile import SECRET, out
 from bench.scenarios import SCENARIOS, headers, user_token
 from bench.stages import STAGE_SCENARIOS, STAGES, Stage
@@ -78,30 +76,25 @@ def _control(pid: int, *args: str) -> None:
 
 
 def count(
-    label: str, env: dict[str, str], scenario_key: str, requests: int, workdir: Path, mock_url: str
+    label: str, env: dict[str, str], scenario_key: str, requests: int, workdir: Path, mock: Server
 ) -> Counts:
     scenario = next(s for s in SCENARIOS if s.key == scenario_key)
     slug = "".join(c if c.isalnum() else "-" for c in label)
     profile = workdir / f"callgrind-{slug}-{scenario_key}.out"
-    port = free_port()
-    cmd = [
-        "valgrind", "--tool=callgrind", "--instr-atstart=no", "--cache-sim=yes",
-        f"--callgrind-out-file={profile}",
-        sys.executable, "-c", SERVE.format(slowdown=SLOWDOWN),
-        "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
-    full_env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "PYTHONHASHSEED": "0",
-        **gateway_env(mock_url, SECRET, workdir / f"data-{slug}"),
-        **env,
-    }
-    server = launch(
-        "gateway", cmd, port, workdir / f"{slug}.log", "/healthz", full_env, STARTUP_TIMEOUT_S
+    wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--cache-sim=yes"]
+    wrapper.append(f"--callgrind-out-file={profile}")
+    server = start_gateway(
+        workdir,
+        mock,
+        SECRET,
+        {"PYTHONHASHSEED": "0", **env},
+        f"{label} {scenario_key}",
+        wrapper=wrapper,
+        python_args=["-c", SERVE.format(slowdown=SLOWDOWN)],
+        timeout=STARTUP_TIMEOUT_S,
     )
     try:
-        url = f"http://127.0.0.1:{port}{scenario.path}"
+        url = f"{server.url}{scenario.path}"
         auth = headers(user_token(SECRET))
         with httpx.Client(timeout=60) as client:
 
@@ -134,7 +127,7 @@ def available() -> bool:
 
 
 def count_stage(
-    stage: Stage, workdir: Path, mock_url: str, requests: int = 300
+    stage: Stage, workdir: Path, mock: Server, requests: int = 300
 ) -> dict[str, dict[str, dict[str, float]]]:
     """The stage's "off" setting and every judged one, counted in each stage scenario
     (`bench/run.sh` records them beside the stage's CPU figures): label → scenario →
@@ -143,7 +136,7 @@ def count_stage(
     found: dict[str, dict[str, dict[str, float]]] = {}
     for label, env in settings:
         for key in STAGE_SCENARIOS:
-            counts = count(label, env, key, requests, workdir, mock_url)
+            counts = count(label, env, key, requests, workdir, mock)
             found.setdefault(label, {})[key] = {
                 "cycles": counts.cycles,
                 "instructions": counts.instructions,
@@ -157,7 +150,7 @@ def measure(stage: Stage, scenario_key: str, requests: int) -> None:
         mock = start_mock_server(seed=0)
         try:
             found = [
-                (label, count(label, env, scenario_key, requests, Path(tmp), mock.url))
+                (label, count(label, env, scenario_key, requests, Path(tmp), mock))
                 for label, env in settings
             ]
         finally:

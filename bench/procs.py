@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +153,13 @@ def start_gateway(
     extra_env: Mapping[str, str] | None = None,
     name: str = "gateway",
     pin: bool = True,
+    *,
+    wrapper: Sequence[str] = (),
+    python_args: Sequence[str] = ("-m", "app.cli"),
+    timeout: float = STARTUP_TIMEOUT_S,
 ) -> Server:
+    """A gateway with the bench's settings and `extra_env`, run as `wrapper` (valgrind, for
+    bench/instructions.py) `python python_args --host … --port …`."""
     port = free_port()
     slug = name.replace(" ", "-").replace(",", "").replace("(", "").replace(")", "")
     env = {
@@ -163,9 +169,9 @@ def start_gateway(
         **gateway_env(mock.url, secret, workdir / f"data-{slug}"),
         **(extra_env or {}),
     }
-    cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [*wrapper, sys.executable, *python_args, "--host", "127.0.0.1", "--port", str(port)]
     log = workdir / f"{slug}.log"
-    return launch("gateway", cmd, port, log, "/healthz", env, pin=pin)
+    return launch("gateway", cmd, port, log, "/healthz", env, timeout, pin)
 
 
 NGINX_CONF = """\
