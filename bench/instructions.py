@@ -1,5 +1,5 @@
 """What a stage costs in machine instructions and simulated cache misses per request, which,
-unlike CPU time on a shared VM, come out the same on every run.
+unlike CPU time on a shared VM, move by under 1 % between runs.
 
     .venv/bin/python -m bench.instructions --stage quotas [--scenario v1_json] [--requests 300]
 
@@ -13,8 +13,9 @@ first-level cache misses (instructions and data: I1mr + D1mr + D1mw), last-level
 more than its instructions. User space only: the kernel's share (sockets, epoll) is not seen.
 
 CPU time on this machine drifts by tens of per cent from one second to the next (bench/README,
-the quota stage), so a stage of a few per cent is judged by `bench/run.sh` over several runs;
-this is the figure that does not drift. Needs valgrind (`apt-get install valgrind`); about a
+the quota stage), too far to tell a stage of a few per cent; `bench/run.sh` counts the quota
+stage this way too (`Stage.counted`). What still moves a count: time-based work (the metrics'
+fold every second, the prices' recheck) spread over as many calls as valgrind's pace allows. Needs valgrind (`apt-get install valgrind`); about a
 minute per setting and scenario.
 """
 

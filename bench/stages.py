@@ -49,7 +49,7 @@ class Stage:
     # which would be read as the stage's cost.
     one_process: bool = False
     # Also counted under callgrind (bench/instructions.py), the off setting and the judged ones:
-    # a figure that does not drift with the machine's load, as CPU time does.
+    # a figure that hardly moves with the machine's load, as CPU time does.
     counted: bool = False
 
 
@@ -306,7 +306,7 @@ def _counted_costs(result: StageResult) -> dict[str, dict[str, dict[str, float]]
 
 
 def counted_lines(result: StageResult) -> list[str]:
-    """The counted costs by scenario: the same figures on every run."""
+    """The counted costs by scenario (they move by under 1 % between runs)."""
     lines = []
     for label, costs in _counted_costs(result).items():
         cycles = " / ".join(f"{c['cycles']:+.2f} %" for c in costs.values())

@@ -1,6 +1,6 @@
 """How the benchmark judges a stage's cost (bench/stages.py): by the interval its rounds give,
 so a noisy run says UNDECIDED instead of passing or failing by chance, and by the counted
-figures, which do not drift."""
+figures, which hardly move between runs."""
 
 from bench.report import Measured, StageResult
 from bench.stages import (
