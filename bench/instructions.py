@@ -15,8 +15,8 @@ more than its instructions. User space only: the kernel's share (sockets, epoll)
 CPU time on this machine drifts by tens of per cent from one second to the next (bench/README,
 the quota stage), too far to tell a stage of a few per cent; `bench/run.sh` counts the quota
 stage this way too (`Stage.counted`). What still moves a count: time-based work (the metrics'
-fold every second, the prices' recheck) spread over as many calls as valgrind's pace allows. Needs valgrind (`apt-get install valgrind`); about a
-minute per setting and scenario.
+fold every second, the prices' recheck) spread over as many calls as valgrind's pace allows.
+Needs valgrind (`apt-get install valgrind`); about a minute per setting and scenario.
 """
 
 import argparse
